@@ -1,0 +1,49 @@
+# heatmap: `make help` lists the targets. The two set-up commands of the README are `make report` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= data/demo
+ACCOUNTS ?= 300
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed ## create .venv and install the package with its dev tools
+
+system-deps: ## install Debian packages the browser tests need (chromium); needs root or sudo
+	bash scripts/install-system-deps.sh
+
+demo-data: install ## generate the seeded demo dataset into data/demo
+	$(BIN)/heatmap demo --out $(DEMO) --accounts $(ACCOUNTS) --seed 7 --format csv
+
+report: demo-data ## the main job on the demo data: the account summary (and, later, the HTML reports)
+	$(BIN)/heatmap validate $(DEMO)
+	$(BIN)/heatmap summary $(DEMO) --out outputs/demo/account_summary.xlsx
+	$(BIN)/heatmap summary $(DEMO) --out outputs/demo/account_summary.csv
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check heatmap_lib tests benchmarks
+	$(BIN)/ruff format --check heatmap_lib tests benchmarks
+
+typecheck: install ## mypy on the package
+	$(BIN)/mypy
+
+test: install system-deps lint ## the whole test suite (unit, notebook and browser tests)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: install ## run the benchmarks (prints figures; slow)
+	$(BIN)/python benchmarks/bench_summary.py
+
+clean: ## remove generated data and outputs (keeps .venv)
+	rm -rf data outputs/* .pytest_cache
+	touch outputs/.gitkeep
+
+.PHONY: help install system-deps demo-data report lint typecheck test bench clean

@@ -1,0 +1,167 @@
+"""The `heatmap` command: a thin layer over the library (`heatmap --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from .exceptions import FilterWarning, HeatmapError, ValidationError
+
+
+def _add_load_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--on-error",
+        choices=("raise", "quarantine"),
+        default="raise",
+        help="raise (default): refuse data with any problem; quarantine: load the valid rows and write the "
+        "rejected ones with their reasons",
+    )
+    p.add_argument(
+        "--quarantine-dir",
+        type=Path,
+        default=None,
+        help="where quarantine writes rejected rows (default: outputs/quarantine/<data name>)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heatmap",
+        description="Customer Heat Map: account value x footprint x response rate x NPS band.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="write the seeded demo dataset", description="Write the seeded demo dataset.")
+    p.add_argument("--out", type=Path, required=True, help="folder to write into")
+    p.add_argument("--accounts", type=int, default=200, help="number of accounts (default 200)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--format", choices=("csv", "parquet", "duckdb", "xlsx"), default="csv", help="file format")
+
+    p = sub.add_parser(
+        "validate",
+        help="check a dataset against the data contract",
+        description="Check a dataset against the data contract and list every problem at once.",
+    )
+    p.add_argument("data", help="dataset: folder of CSV/Parquet files, .xlsx workbook or .duckdb file")
+    p.add_argument("--report", type=Path, help="also write every problem to this .csv, .xlsx or .json file")
+    _add_load_options(p)
+
+    p = sub.add_parser(
+        "summary",
+        help="write the account summary (csv, xlsx or json)",
+        description="Compute the account summary (one row per surveyed account) and write it by the file suffix.",
+    )
+    p.add_argument("data", help="dataset path")
+    p.add_argument("--filters", help="filter-set file (.yaml or .json)")
+    p.add_argument("--out", type=Path, required=True, help="output file: .csv, .xlsx or .json")
+    p.add_argument("--by-role", action="store_true", help="add NPS per role and the hidden-risk/loyalty flags")
+    p.add_argument("--red-below", type=float, default=None, help="NPS below this is red (default -10)")
+    p.add_argument("--green-above", type=float, default=None, help="NPS above this is green (default 10)")
+    _add_load_options(p)
+    return parser
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _load(args: argparse.Namespace):
+    from .data import load
+
+    start = time.perf_counter()
+    ds = load(args.data, on_error=args.on_error, quarantine_dir=args.quarantine_dir)
+    _say(f"loaded {ds.describe()} in {time.perf_counter() - start:.1f}s")
+    for note in ds.notes:
+        _say(f"note: {note}")
+    if ds.exclusions:
+        _say(f"warning: {ds.exclusion_note()}")
+    return ds
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Write the demo dataset."""
+    from .demo import write_demo
+
+    if args.accounts < 1:
+        raise HeatmapError(f"--accounts must be at least 1, not {args.accounts}")
+    start = time.perf_counter()
+    path = write_demo(args.out, accounts=args.accounts, seed=args.seed, fmt=args.format)
+    _say(f"demo dataset ({args.accounts:,} accounts, seed {args.seed}) written in {time.perf_counter() - start:.1f}s")
+    print(path)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a dataset; exit 1 with the problem list when it breaks the contract."""
+    from .data import load
+
+    try:
+        ds = load(args.data, on_error=args.on_error, quarantine_dir=args.quarantine_dir)
+    except ValidationError as exc:
+        print(str(exc))
+        if args.report:
+            _write_problems(exc.problems, args.report)
+            _say(f"all {len(exc.problems)} problems written to {args.report}")
+        n = len(exc.problems)
+        _say(f"heatmap: error: {args.data} breaks the data contract ({n} problem{'s' * (n != 1)})")
+        return 1
+    print(f"ok: {ds.describe()}")
+    for note in ds.notes:
+        print(f"note: {note}")
+    if ds.exclusions:
+        print(ds.exclusion_note())
+    return 0
+
+
+def _write_problems(problems: list, path: Path) -> None:
+    import pandas as pd
+
+    from .export import write_table
+
+    write_table(pd.DataFrame([p.as_dict() for p in problems]), path, sheet="problems")
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    """Compute and write the account summary."""
+    from .export import about, write_table
+    from .filters import FilterSet
+    from .metrics import account_summary
+
+    filters = FilterSet.load(args.filters) if args.filters else None
+    ds = _load(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FilterWarning)
+        df = account_summary(ds, filters, red_below=args.red_below, green_above=args.green_above, by_role=args.by_role)
+    for w in caught:
+        _say(f"warning: {w.message}")
+    write_table(df, args.out, about(ds, df))
+    _say(f"{len(df):,} accounts written to {args.out}")
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "validate": cmd_validate, "summary": cmd_summary}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 invalid data, 2 any other error)."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ValidationError as exc:
+        print(str(exc), file=sys.stderr)
+        _say(f"heatmap: error: {str(exc).splitlines()[0]}")
+        return 1
+    except HeatmapError as exc:
+        _say(f"heatmap: error: {str(exc).splitlines()[0]}")
+        return 2
+    except KeyboardInterrupt:
+        _say("heatmap: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Writing tables out: CSV, formatted xlsx and JSON, each saying which data and filter set it came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .exceptions import HeatmapError
+
+BAND_FILLS = {"green": "#C6EFCE", "yellow": "#FFEB9C", "red": "#FFC7CE", "gray": "#D9D9D9"}
+PERCENT_COLUMNS = ("response_rate",)
+ONE_DECIMAL = ("nps", "nps_low", "nps_high")
+XLSX_MAX_ROWS = 1_048_575  # data rows per sheet under the header
+
+
+def about(dataset: Any, df: pd.DataFrame | None = None, **extra: Any) -> dict[str, Any]:
+    """Provenance for an exported table: data path, fingerprint, filters, exclusions, warnings, time."""
+    info: dict[str, Any] = {
+        "data": dataset.path,
+        "data_fingerprint": dataset.fingerprint(),
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generated_by": f"heatmap {_version()}",
+    }
+    if df is not None:
+        info["filters"] = df.attrs.get("filters") or "all data"
+        if df.attrs.get("filter_warnings"):
+            info["filter_warnings"] = list(df.attrs["filter_warnings"])
+    if dataset.exclusions:
+        info["excluded"] = dataset.exclusion_note()
+    info.update(extra)
+    return info
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("heatmap")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def write_table(
+    df: pd.DataFrame, path: str | Path, info: Mapping[str, Any] | None = None, sheet: str = "accounts"
+) -> Path:
+    """Write a table as .csv, .xlsx or .json (by suffix), atomically, with its provenance.
+
+    CSV: the table, preceded by `# key: value` lines only when rows were excluded or filters matched nothing
+    (read it back with `pandas.read_csv(path, comment="#")`). xlsx: a formatted sheet and an "About" sheet.
+    JSON: {"about": {...}, "rows": [...]}.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    writers = {".csv": _write_csv, ".xlsx": _write_xlsx, ".json": _write_json}
+    if suffix not in writers:
+        raise HeatmapError(f"{p}: unknown output type {suffix or '(none)'}; use .csv, .xlsx or .json")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        writers[suffix](df, tmp, dict(info or {}), sheet)
+        tmp.replace(p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
+
+
+def _write_csv(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if info.get("excluded") or info.get("filter_warnings"):
+            for key, value in info.items():
+                fh.write(f"# {key}: {_flat(value)}\n")
+        df.to_csv(fh, index=False)
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}={_flat(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value).replace("\n", " ")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _write_json(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:
+    records = []
+    for row in df.to_dict(orient="records"):
+        records.append({k: (None if _isnull(v) else v) for k, v in row.items()})
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump({"about": info, sheet: records}, fh, default=_json_default, ensure_ascii=False, indent=1)
+
+
+def _isnull(v: Any) -> bool:
+    if v is None or v is pd.NaT:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:
+    chunks = [df.iloc[i : i + XLSX_MAX_ROWS] for i in range(0, max(len(df), 1), XLSX_MAX_ROWS)] or [df]
+    with pd.ExcelWriter(path, engine="xlsxwriter") as xw:
+        book = xw.book
+        head = book.add_format({"bold": True, "bg_color": "#1F3B57", "font_color": "#FFFFFF", "border": 1})
+        pct = book.add_format({"num_format": "0.0%"})
+        dec = book.add_format({"num_format": "0.0"})
+        money = book.add_format({"num_format": "#,##0"})
+        fills = {b: book.add_format({"bg_color": c}) for b, c in BAND_FILLS.items()}
+        for n, chunk in enumerate(chunks):
+            name = sheet if len(chunks) == 1 else f"{sheet}_{n + 1}"
+            out = chunk.copy()
+            for col in out.columns:
+                if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+                    out[col] = out[col].dt.tz_localize(None)
+            out.to_excel(xw, sheet_name=name, index=False)
+            ws = xw.sheets[name]
+            for i, col in enumerate(out.columns):
+                ws.write(0, i, col, head)
+                fmt = (
+                    pct if col in PERCENT_COLUMNS else dec if col in ONE_DECIMAL else money if col == "value" else None
+                )
+                width = min(max(len(str(col)) + 2, 10), 40)
+                ws.set_column(i, i, width, fmt)
+            ws.freeze_panes(1, 0)
+            ws.autofilter(0, 0, max(len(out), 1), max(len(out.columns) - 1, 0))
+            if "band" in out.columns and len(out):
+                j = list(out.columns).index("band")
+                for b, f in fills.items():
+                    ws.conditional_format(
+                        1, j, len(out), j, {"type": "cell", "criteria": "==", "value": f'"{b}"', "format": f}
+                    )
+        ws = book.add_worksheet("About")
+        bold = book.add_format({"bold": True})
+        for r, (key, value) in enumerate(info.items()):
+            ws.write(r, 0, key, bold)
+            ws.write(r, 1, _flat(value))
+        ws.set_column(0, 0, 20)
+        ws.set_column(1, 1, 100)

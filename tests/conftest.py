@@ -1,0 +1,142 @@
+"""Shared fixtures: small hand-built datasets written as real files and loaded through the real loader."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import heatmap_lib as hm
+
+ACCOUNT_FIELDS = [
+    "account_id",
+    "account_name",
+    "value",
+    "tier",
+    "region",
+    "account_manager",
+    "sales_rep",
+    "industry",
+]
+CONTACT_FIELDS = ["contact_id", "account_id", "role", "name", "email"]
+INVITATION_FIELDS = [
+    "invitation_id",
+    "contact_id",
+    "questionnaire",
+    "wave",
+    "sent_at",
+    "responded_at",
+    "score",
+    "drivers",
+    "comment",
+]
+
+
+def write_csv(path: Path, fields: list[str], rows: Iterable[Mapping[str, Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return path
+
+
+class Builder:
+    """Builds a dataset account by account: contacts with their scores per wave."""
+
+    def __init__(self) -> None:
+        self.accounts: list[dict[str, Any]] = []
+        self.contacts: list[dict[str, Any]] = []
+        self.invitations: list[dict[str, Any]] = []
+
+    def account(self, account_id: str, value: float = 1000, name: str | None = None, **cols: Any) -> str:
+        row = {"account_id": account_id, "account_name": name or f"Account {account_id}", "value": value}
+        row.update(
+            {
+                "tier": "Gold",
+                "region": "West",
+                "account_manager": "Ann",
+                "sales_rep": "Sam",
+                "industry": "Tech",
+            }
+        )
+        row.update(cols)
+        self.accounts.append(row)
+        return account_id
+
+    def contact(self, account_id: str, role: str = "day_to_day", contact_id: str | None = None) -> str:
+        cid = contact_id or f"C{len(self.contacts) + 1}"
+        self.contacts.append(
+            {
+                "contact_id": cid,
+                "account_id": account_id,
+                "role": role,
+                "name": f"Person {cid}",
+                "email": f"{cid}@x.io",
+            }
+        )
+        return cid
+
+    def invite(
+        self,
+        contact_id: str,
+        score: int | None,
+        wave: str = "2026-Q1",
+        sent_at: str = "2026-01-10",
+        questionnaire: str = "Relationship NPS",
+        drivers: str | None = None,
+        comment: str | None = None,
+    ) -> str:
+        iid = f"I{len(self.invitations) + 1}"
+        responded = None if score is None else sent_at
+        self.invitations.append(
+            {
+                "invitation_id": iid,
+                "contact_id": contact_id,
+                "questionnaire": questionnaire,
+                "wave": wave,
+                "sent_at": sent_at,
+                "responded_at": responded,
+                "score": score,
+                "drivers": drivers,
+                "comment": comment,
+            }
+        )
+        return iid
+
+    def scores(self, account_id: str, role: str, scores: Iterable[int | None], **kw: Any) -> None:
+        """One contact of `role` per score, each invited once."""
+        for s in scores:
+            self.invite(self.contact(account_id, role), s, **kw)
+
+    def write(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        extra = [k for a in self.accounts for k in a if k not in ACCOUNT_FIELDS]
+        write_csv(folder / "accounts.csv", ACCOUNT_FIELDS + list(dict.fromkeys(extra)), self.accounts)
+        write_csv(folder / "contacts.csv", CONTACT_FIELDS, self.contacts)
+        write_csv(folder / "invitations.csv", INVITATION_FIELDS, self.invitations)
+        return folder
+
+    def load(self, folder: Path, **kw: Any) -> hm.Dataset:
+        return hm.load(self.write(folder), **kw)
+
+
+@pytest.fixture
+def builder() -> Builder:
+    return Builder()
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeded demo dataset (small), written once per session as CSV."""
+    from heatmap_lib.demo import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("demo"), accounts=150, seed=11, fmt="csv")
+
+
+@pytest.fixture(scope="session")
+def demo(demo_dir: Path) -> hm.Dataset:
+    return hm.load(demo_dir)
