@@ -293,9 +293,9 @@ def _stage(con: duckdb.DuckDBPyConnection, src: _Source) -> tuple[list[str], lis
     elif src.kind == "parquet":
         try:
             con.execute(
+                # a view cannot hold a prepared parameter: the path goes in as a quoted literal
                 f"CREATE TEMP VIEW {raw} AS SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) "
-                "FROM read_parquet(?, file_row_number=true)",
-                [str(src.path)],
+                f"FROM read_parquet({_lit(str(src.path))}, file_row_number=true)"
             )
             con.execute(f"SELECT * FROM {raw} LIMIT 0")
         except duckdb.Error as exc:
