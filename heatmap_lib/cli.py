@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--red-below", type=float, default=None, help="NPS below this is red (default -10)")
     p.add_argument("--green-above", type=float, default=None, help="NPS above this is green (default 10)")
     _add_load_options(p)
+
+    from .static_export import add_export_command
+
+    add_export_command(sub, load_options=_add_load_options)
     return parser
 
 
@@ -143,7 +147,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "validate": cmd_validate, "summary": cmd_summary}
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export the chart (PNG, SVG, PDF) and the table (xlsx, CSV)."""
+    from .static_export import cmd_export as run
+
+    return run(args)
+
+
+COMMANDS = {"demo": cmd_demo, "validate": cmd_validate, "summary": cmd_summary, "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

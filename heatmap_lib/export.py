@@ -68,11 +68,18 @@ def write_table(
     tmp = Path(tmp_name)
     try:
         writers[suffix](df, tmp, dict(info or {}), sheet)
+        tmp.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; outputs are shared like any other
         tmp.replace(p)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write_csv(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:

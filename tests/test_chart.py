@@ -1,0 +1,235 @@
+"""The bubble chart builder: one bubble per surveyed account, fixed colours and legend order, sizes, guides, hover."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from bokeh.models import HoverTool, TapTool
+
+import heatmap_lib as hm
+from heatmap_lib.chart import (
+    BAND_COLORS,
+    EMPTY_TEXT,
+    FILTER_COLUMNS,
+    MAX_SIZE,
+    MIN_SIZE,
+    SOURCE_COLUMNS,
+    bubble_chart,
+    bubble_size,
+    bubble_source_data,
+    update_chart,
+    xray_link,
+)
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def summary(builder, tmp_path) -> pd.DataFrame:
+    """Five accounts whose data order (by name) puts the bands as green, red, yellow, gray, green."""
+    b = builder
+    b.account("A1", 5000, name="Zulu Corp", account_manager="Zoe")
+    b.scores("A1", "decision_maker", [10, 10, 9, 8], comment="great", drivers="support")
+    b.account("A2", 100, name="alpha red", account_manager="Al")
+    b.scores("A2", "influencer", [0, 1, 2, 10])
+    b.account("A3", 2000, name="Mid yellow", account_manager="Mo", region="East", tier="Silver")
+    b.scores("A3", "day_to_day", [10, 0, 8, 7])
+    b.account("A4", 0, name="Silent Co", account_manager="Si")
+    b.scores("A4", "day_to_day", [None, None])
+    b.account("A5", 9000, name=HOSTILE, account_manager=f"M {HOSTILE}")
+    b.scores("A5", "day_to_day", [9, 9, None])
+    b.account("A6", 700, name="Never asked")  # not surveyed: no bubble
+    return hm.account_summary(b.load(tmp_path / "data"))
+
+
+def legend_labels(chart) -> list[str]:
+    return [item.label.value for item in chart.legend.items]
+
+
+def test_one_bubble_per_surveyed_account(summary):
+    chart = bubble_chart(summary)
+    data = chart.source.data
+    assert len(summary) == 5
+    assert sorted(data["account_id"]) == sorted(summary["account_id"])
+    assert all(len(v) == len(summary) for v in data.values())
+    drawn = [r.view.filter.group for r in chart.renderers]
+    assert drawn == list(hm.BANDS)
+    # every row belongs to exactly one band renderer
+    assert sorted(data["band"]) == sorted(summary["band"])
+
+
+def test_source_holds_only_view_columns_and_no_personal_data(summary):
+    frame = summary.assign(email="x@y.io", comment="secret words", name="Person")
+    data = bubble_source_data(frame)
+    assert set(data) <= set(SOURCE_COLUMNS) | set(FILTER_COLUMNS)
+    assert set(SOURCE_COLUMNS) <= set(data)
+    assert {"tier", "region"} <= set(data)
+    text = repr(data)
+    assert "x@y.io" not in text and "secret words" not in text and "great" not in text
+
+
+def test_colours_and_legend_order_are_fixed(summary):
+    chart = bubble_chart(summary)
+    fills = [r.glyph.fill_color for r in chart.renderers]
+    assert fills == [BAND_COLORS[b] for b in hm.BANDS]
+    labels = legend_labels(chart)
+    assert [lab.split(" ")[0] for lab in labels] == ["Positive", "Neutral", "Negative", "Silent"]
+    assert labels[0] == "Positive (NPS > 10)"
+    assert labels[2] == "Negative (NPS < \u221210)"
+    # the data order differs (by name: green, red, yellow, gray, green) and does not matter
+    reversed_chart = bubble_chart(summary.iloc[::-1].reset_index(drop=True))
+    assert legend_labels(reversed_chart) == labels
+    assert [r.glyph.fill_color for r in reversed_chart.renderers] == fills
+
+
+def test_legend_lists_all_bands_even_when_one_is_absent(summary):
+    no_yellow = summary[summary["band"] != "yellow"].reset_index(drop=True)
+    chart = bubble_chart(no_yellow)
+    assert len(chart.legend.items) == 4
+    assert [lab.split(" ")[0] for lab in legend_labels(chart)] == ["Positive", "Neutral", "Negative", "Silent"]
+    # each entry's swatch comes from a key renderer with one (undrawn) point, so an absent band still gets its dot
+    for band, item, bubbles in zip(hm.BANDS, chart.legend.items, chart.renderers, strict=True):
+        (key,) = item.renderers
+        assert key.glyph.fill_color == BAND_COLORS[band]
+        assert len(key.data_source.data["x"]) == 1 and np.isnan(key.data_source.data["x"][0])
+        (link,) = key.js_property_callbacks["change:visible"]
+        assert link.args["bubbles"] is bubbles  # hiding the legend entry hides the band's bubbles
+        assert key not in chart.figure.x_range.renderers
+
+
+def test_legend_names_the_summary_thresholds(summary):
+    summary.attrs["thresholds"] = {"red_below": -20.0, "green_above": 30.0}
+    labels = legend_labels(bubble_chart(summary))
+    assert labels[0] == "Positive (NPS > 30)"
+    assert labels[1] == "Neutral (\u221220 to 30)"
+
+
+def test_bubble_area_grows_with_response_rate_and_silence_stays_visible():
+    rates = np.array([0.0, 0.01, 0.1, 0.25, 0.5, 0.99, 1.0])
+    size = bubble_size(rates)
+    assert np.all(np.diff(size) > 0)
+    assert size[0] == pytest.approx(MIN_SIZE) and MIN_SIZE >= 8
+    assert size[-1] == pytest.approx(MAX_SIZE)
+    area = size**2
+    # area is affine in the rate: equal steps in rate give equal steps in area
+    assert np.diff(area[[0, 4, 6]]) == pytest.approx([area[4] - area[0]] * 2)
+
+
+def test_sizes_in_the_chart_follow_response_rate(summary):
+    data = bubble_chart(summary).source.data
+    rate, size = np.asarray(data["response_rate"]), np.asarray(data["size"])
+    order = np.argsort(rate, kind="stable")
+    assert np.all(np.diff(size[order]) >= 0)
+    silent = np.asarray(data["band"]) == "gray"
+    assert silent.any() and np.all(size[silent] >= MIN_SIZE) and np.all(size[silent] > 0)
+    assert np.all(size[~silent] > MIN_SIZE)
+    # small bubbles are drawn last (on top)
+    assert np.all(np.diff(size) <= 0)
+
+
+def test_quadrant_guides_sit_at_the_medians(summary):
+    chart = bubble_chart(summary)
+    assert chart.value_guide.location == pytest.approx(summary["value"].median())
+    assert chart.footprint_guide.location == pytest.approx(summary["contacts_invited"].median())
+    assert chart.value_guide.dimension == "height" and chart.footprint_guide.dimension == "width"
+    assert chart.risk_label.text == "Revenue at risk" and chart.risk_label.text_align == "right"
+    assert chart.expansion_label.text == "Expansion" and chart.expansion_label.text_align == "left"
+    assert chart.risk_label.visible and not chart.empty_label.visible
+    given = hm.Guides(value=1234.0, footprint=3.0, response_rate=0.5)
+    assert bubble_chart(summary, guides=given).guides == (1234.0, 3.0)
+
+
+def test_hover_shows_the_account_and_escapes_customer_text(summary):
+    chart = bubble_chart(summary)
+    hover = next(t for t in chart.figure.tools if isinstance(t, HoverTool))
+    names = [name for name, _ in hover.tooltips]
+    assert names == ["Account", "Account manager", "Value", "Contacts invited", "Response rate", "NPS", "Band"]
+    fields = [re.fullmatch(r"@(\w+)", spec).group(1) for _, spec in hover.tooltips]  # plain fields: escaped
+    assert all(f in chart.source.data for f in fields)
+    assert all("{safe}" not in spec for _, spec in hover.tooltips)
+    assert set(hover.renderers) == set(chart.renderers)
+
+    row = chart.index_of("A3")
+    data = chart.source.data
+    assert data["nps_text"][row] == "0 (\u221252 to 52), small sample"
+    assert data["rate_text"][row] == "100% (4 of 4)"
+    assert data["value_text"][row] == "2,000"
+    assert data["band_label"][row].startswith("Neutral")
+    assert data["nps_text"][chart.index_of("A4")] == "no response"
+    assert data["account_name"][chart.index_of("A5")] == HOSTILE  # raw here; Bokeh escapes @fields on display
+
+
+def test_tap_selects_and_maps_back_to_accounts(summary):
+    chart = bubble_chart(summary)
+    tap = next(t for t in chart.figure.tools if isinstance(t, TapTool))
+    assert tap.behavior == "select" and set(tap.renderers) == set(chart.renderers)
+    assert chart.account_index() == {a: i for i, a in enumerate(chart.source.data["account_id"])}
+    chart.select(["A2", "A5", "nope"])
+    assert sorted(chart.selected_account_ids()) == ["A2", "A5"]
+    assert chart.index_of("nope") is None
+    fig, source = chart
+    assert fig is chart.figure and source is chart.source
+
+
+def test_tap_can_open_the_xray(summary):
+    chart = bubble_chart(summary, xray_href="xray/{account_id}.html")
+    assert chart.source.data["xray_href"][chart.index_of("A1")] == "xray/A1.html"
+    tap = next(t for t in chart.figure.tools if isinstance(t, TapTool))
+    assert "xray_href" in tap.callback.code
+    assert xray_link("x/{account_id}.html", "A/1?<b>") == "x/A%2F1%3F%3Cb%3E.html"
+
+
+def test_update_chart_changes_data_in_place(summary):
+    chart = bubble_chart(summary, xray_href="xray/{account_id}.html")
+    fig, source, guide = chart.figure, chart.source, chart.value_guide
+    n_models = len(fig.renderers), len(fig.center), len(fig.tools)
+    chart.select(["A1"])
+    smaller = summary[summary["account_id"].isin(["A1", "A2", "A3"])].reset_index(drop=True)
+    result = update_chart(chart, smaller)
+    assert result is chart and chart.figure is fig and chart.source is source and chart.value_guide is guide
+    assert sorted(source.data["account_id"]) == ["A1", "A2", "A3"]
+    assert source.data["xray_href"][chart.index_of("A2")] == "xray/A2.html"
+    assert source.selected.indices == []
+    assert guide.location == pytest.approx(smaller["value"].median())
+    assert chart.footprint_guide.location == pytest.approx(smaller["contacts_invited"].median())
+    assert (len(fig.renderers), len(fig.center), len(fig.tools)) == n_models  # nothing was added to the figure
+
+    update_chart(chart, summary.iloc[0:0])
+    assert chart.empty_label.visible and not chart.risk_label.visible
+    assert chart.guides == (None, None)
+    update_chart(chart, summary)
+    assert not chart.empty_label.visible and chart.value_guide.location is not None
+
+
+def test_empty_summary_gives_an_empty_chart(summary):
+    chart = bubble_chart(summary.iloc[0:0])
+    assert chart.empty_label.text == EMPTY_TEXT and chart.empty_label.visible
+    assert chart.source.data["account_id"] == []
+    assert chart.guides == (None, None)
+    assert len(chart.legend.items) == 4
+    # Bokeh cannot set ranges without data: an invisible unit box stands in while the chart is empty
+    assert list(chart.empty_frame.data_source.data["y"]) == [0.0, 1.0] and not chart.empty_frame.visible
+    update_chart(chart, summary)
+    assert np.isnan(chart.empty_frame.data_source.data["x"][0])
+
+
+def test_log_axis_draws_zero_values_at_a_floor_and_says_so(summary):
+    chart = bubble_chart(summary, log_x=True)
+    assert chart.figure.x_scale.__class__.__name__ == "LogScale"
+    data = chart.source.data
+    row = chart.index_of("A4")  # value 0
+    assert data["value"][row] == 0
+    assert data["x"][row] == pytest.approx(50.0)  # half the smallest positive value (100)
+    assert "log axis" in data["value_text"][row]
+    assert np.all(np.asarray(data["x"]) > 0)
+    assert chart.value_guide.location > 0
+
+
+def test_builds_on_the_demo_data(demo):
+    summary = hm.account_summary(demo)
+    chart = bubble_chart(summary)
+    assert len(chart.source.data["account_id"]) == len(summary) > 50
+    assert set(chart.source.data["band"]) <= set(hm.BANDS)
