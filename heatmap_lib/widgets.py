@@ -1,0 +1,322 @@
+"""The live JupyterLab dashboard: an ipywidgets filter panel wired to the Bokeh chart and table.
+
+The panel maps its widgets to a `FilterSet` and back, nothing more; the dashboard recomputes the summary through
+the library and updates the chart's and table's data sources in place. The batch path never imports this module.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from .exceptions import HeatmapError
+from .filters import FilterLibrary, FilterSet, scope
+from .metrics import account_summary, not_surveyed
+from .schema import ROLE_LABELS, ROLES
+
+ACCOUNT_KEYS = ("tier", "region", "industry", "sales_rep", "account_manager")
+LEADERS = ("decision_maker", "influencer")
+MAX_TAGS = 20_000  # above this many accounts, the account box accepts free text instead of a fixed list
+
+
+def _multi(description: str, options: list[tuple[str, str]] | list[str], rows: int = 4) -> w.SelectMultiple:
+    return w.SelectMultiple(
+        options=options,
+        description=description,
+        rows=min(max(len(options), 2), rows),
+        layout=w.Layout(width="260px"),
+        style={"description_width": "110px"},
+    )
+
+
+class FilterPanel:
+    """ipywidgets for every filter of DESIGN.md section 5, mapped to a FilterSet and back."""
+
+    def __init__(self, dataset: Any, library: FilterLibrary | str | Path | None = None) -> None:
+        self.dataset = dataset
+        self.library = FilterLibrary(library) if isinstance(library, str | Path) else library
+        self._callbacks: list[Callable[[FilterSet], None]] = []
+        self._suspended = 0
+        self._pending = False
+        values = dataset.distinct_values
+        self.accounts = w.TagsInput(
+            value=[],
+            allowed_tags=list(values("accounts", "account_name")) if dataset.rows["accounts"] <= MAX_TAGS else [],
+            allow_duplicates=False,
+            placeholder="account name",
+            layout=w.Layout(width="520px"),
+        )
+        self.account_widgets: dict[str, w.SelectMultiple] = {
+            key: _multi(key.replace("_", " ").capitalize(), list(values("accounts", key)))
+            for key in ACCOUNT_KEYS
+            if key in dataset.account_columns and values("accounts", key)
+        }
+        self.contacts = w.TagsInput(value=[], allow_duplicates=False, placeholder="contact id")
+        present_roles = set(values("invitation_facts", "role"))
+        self.role = _multi("Role", [(ROLE_LABELS[r], r) for r in ROLES if r in present_roles or not present_roles])
+        self.leaders_only = w.Button(description="Decision makers and influencers only", layout=w.Layout(width="260px"))
+        self.questionnaire = _multi("Questionnaire", list(values("invitation_facts", "questionnaire")))
+        self.by = w.ToggleButtons(options=["Waves", "Dates"], value="Waves", style={"button_width": "80px"})
+        self.wave = _multi("Wave", list(values("invitation_facts", "wave")))
+        self.start = w.DatePicker(description="Start", style={"description_width": "110px"})
+        self.end = w.DatePicker(description="End", style={"description_width": "110px"})
+        self.saved = w.Dropdown(options=self._saved_names(), description="Filter set", value=None)
+        self.name = w.Text(placeholder="name to save as", layout=w.Layout(width="180px"))
+        self.save_button = w.Button(description="Save", icon="save", layout=w.Layout(width="80px"))
+        self.load_button = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="80px"))
+        self.clear_button = w.Button(description="Clear", icon="eraser", layout=w.Layout(width="80px"))
+        self.message = w.HTML()
+        self.counts = w.HTML()
+        self.leaders_only.on_click(lambda _: self._set(role=list(LEADERS)))
+        self.save_button.on_click(lambda _: self.save(self.name.value))
+        self.load_button.on_click(lambda _: self.saved.value and self.load(self.saved.value))
+        self.clear_button.on_click(lambda _: self.clear())
+        self.by.observe(self._switch_mode, "value")
+        for widget in self._value_widgets():
+            widget.observe(self._changed, "value")
+        self._switch_mode()
+
+    # -- layout ----------------------------------------------------------------------------------------------
+    def _value_widgets(self) -> Iterator[w.ValueWidget]:
+        yield self.accounts
+        yield from self.account_widgets.values()
+        yield from (self.contacts, self.role, self.questionnaire, self.wave, self.start, self.end)
+
+    def layout(self) -> w.Widget:
+        """The panel as one widget: account, contact and questionnaire filters, saved sets, counts."""
+        accounts = w.VBox(
+            [w.HTML("<b>Accounts</b>"), self.accounts, w.HBox(list(self.account_widgets.values()), layout=_wrap())]
+        )
+        contacts = w.VBox([w.HTML("<b>Contacts</b>"), w.HBox([self.role, w.VBox([self.leaders_only, self.contacts])])])
+        dates = w.HBox([self.start, self.end])
+        questionnaires = w.VBox(
+            [w.HTML("<b>Questionnaires</b>"), w.HBox([self.questionnaire, w.VBox([self.by, self.wave, dates])])]
+        )
+        saved = w.HBox([self.saved, self.load_button, self.name, self.save_button, self.clear_button])
+        return w.VBox([accounts, contacts, questionnaires, saved, self.counts, self.message])
+
+    def _switch_mode(self, *_: Any) -> None:
+        dates = self.by.value == "Dates"
+        self.wave.layout.display = "none" if dates else None
+        self.start.layout.display = self.end.layout.display = None if dates else "none"
+        with self.hold():
+            if dates:
+                self.wave.value = ()
+            else:
+                self.start.value = self.end.value = None
+
+    # -- FilterSet <-> widgets ---------------------------------------------------------------------------------
+    @property
+    def filters(self) -> FilterSet:
+        """The FilterSet the panel shows now."""
+        criteria: dict[str, Any] = {key: list(widget.value) for key, widget in self.account_widgets.items()}
+        criteria["account_name"] = list(self.accounts.value)
+        criteria["contact_id"] = list(self.contacts.value)
+        criteria["role"] = list(self.role.value)
+        criteria["questionnaire"] = list(self.questionnaire.value)
+        if self.by.value == "Waves":
+            criteria["wave"] = list(self.wave.value)
+        return FilterSet(
+            name=self.saved.value or None,
+            start=self.start.value if self.by.value == "Dates" else None,
+            end=self.end.value if self.by.value == "Dates" else None,
+            **criteria,
+        )
+
+    def set_filters(self, filters: FilterSet) -> None:
+        """Show `filters` in the widgets (one change notification for the whole set)."""
+        c = filters.criteria
+        unknown = [k for k in c if k not in (*self.account_widgets, "account_name", "contact_id", *_INVITATION)]
+        if unknown:
+            raise HeatmapError(f"the panel has no widget for {', '.join(unknown)}; use FilterSet in code for those")
+        with self.hold():
+            self.by.value = "Dates" if (filters.start or filters.end) else "Waves"
+            for key, widget in self.account_widgets.items():
+                widget.value = tuple(v for v in c.get(key, ()) if v in widget.options)
+            self.accounts.value = list(c.get("account_name", ()))
+            self.contacts.value = list(c.get("contact_id", ()))
+            self.role.value = tuple(v for v in c.get("role", ()) if v in dict(self.role.options).values())
+            self.questionnaire.value = tuple(v for v in c.get("questionnaire", ()) if v in self.questionnaire.options)
+            self.wave.value = tuple(v for v in c.get("wave", ()) if v in self.wave.options)
+            self.start.value, self.end.value = filters.start, filters.end
+
+    def _set(self, **values: Any) -> None:
+        self.set_filters(self.filters.replace(**values))
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Change several widgets with one notification at the end."""
+        self._suspended += 1
+        try:
+            yield
+        finally:
+            self._suspended -= 1
+            if not self._suspended and self._pending:
+                self._pending = False
+                self._notify()
+
+    def on_change(self, callback: Callable[[FilterSet], None]) -> None:
+        """Call `callback(filters)` whenever the panel's filter set changes."""
+        self._callbacks.append(callback)
+
+    def _changed(self, change: dict) -> None:
+        if self._suspended:
+            self._pending = True
+            return
+        self._notify()
+
+    def _notify(self) -> None:
+        fs = self.filters
+        for callback in self._callbacks:
+            callback(fs)
+
+    # -- saved filter sets ---------------------------------------------------------------------------------------
+    def _saved_names(self) -> list[str]:
+        return self.library.names() if self.library else []
+
+    def save(self, name: str) -> None:
+        """Save the current filters under `name` in the library."""
+        if not self.library:
+            self.say("No filter-set folder configured; pass library= to save.", error=True)
+            return
+        try:
+            path = self.library.save(self.filters, name=name.strip())
+        except HeatmapError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.saved.options = self._saved_names()
+        self.say(f"Saved filter set {html.escape(path.stem)}.")
+
+    def load(self, name: str) -> None:
+        """Load the saved filter set `name` into the widgets."""
+        if not self.library:
+            return
+        try:
+            fs = self.library.load(name)
+            self.set_filters(fs)
+        except HeatmapError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.say(f"Loaded filter set {html.escape(name)}: {html.escape(fs.describe())}.")
+
+    def clear(self) -> None:
+        """Clear every filter (all data)."""
+        self.saved.value = None
+        self.set_filters(FilterSet())
+
+    def say(self, message: str, error: bool = False) -> None:
+        """Show a short message under the panel (already escaped HTML)."""
+        colour = "#b00020" if error else "#333"
+        self.message.value = f'<span style="color:{colour}">{message if not error else html.escape(message)}</span>'
+
+
+_INVITATION = ("role", "questionnaire", "wave")
+
+
+def _wrap() -> w.Layout:
+    return w.Layout(flex_flow="row wrap")
+
+
+class Dashboard:
+    """The Customer Heat Map in a live kernel: filter panel, bubble chart, account table, not-surveyed list."""
+
+    def __init__(
+        self,
+        dataset: Any,
+        filters: FilterSet | None = None,
+        *,
+        library: FilterLibrary | str | Path | None = None,
+        log_x: bool = False,
+        red_below: float | None = None,
+        green_above: float | None = None,
+        xray_href: str | None = None,
+        on_select: Callable[[str], None] | None = None,
+    ) -> None:
+        from .chart import bubble_chart
+        from .table import account_table, not_surveyed_table
+
+        self.dataset = dataset
+        self.thresholds = {"red_below": red_below, "green_above": green_above}
+        self.panel = FilterPanel(dataset, library)
+        self.on_select = on_select
+        self.last_refresh_s = 0.0
+        if filters is not None:
+            with self.panel.hold():
+                self.panel.set_filters(filters)
+        self.summary, self.blind_spots = self._compute(self.panel.filters)
+        self.chart = bubble_chart(self.summary, log_x=log_x)
+        self.table = account_table(self.summary, xray_href=xray_href)
+        self.blind_table = not_surveyed_table(self.blind_spots)
+        self.chart.source.selected.on_change("indices", self._selected)
+        self.panel.on_change(lambda fs: self.refresh(fs))
+        self._show_counts()
+
+    @property
+    def filters(self) -> FilterSet:
+        """The filter set the dashboard shows now."""
+        return self.panel.filters
+
+    def _compute(self, fs: FilterSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+        import warnings
+
+        from .exceptions import FilterWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FilterWarning)
+            sc = scope(self.dataset, fs)  # once: the summary and the blind spots share it
+        summary = account_summary(self.dataset, scoped=sc, **self.thresholds)
+        blind = not_surveyed(self.dataset, scoped=sc)
+        notes = [str(c.message) for c in caught if issubclass(c.category, FilterWarning)]
+        self.panel.message.value = "".join(f"<div>⚠ {html.escape(n)}</div>" for n in notes)
+        return summary, blind
+
+    def refresh(self, filters: FilterSet | None = None) -> None:
+        """Recompute for `filters` (default: the panel's) and update chart and table in place."""
+        from .chart import update_chart
+        from .table import update_not_surveyed, update_table
+
+        start = time.perf_counter()
+        fs = filters or self.panel.filters
+        try:
+            self.summary, self.blind_spots = self._compute(fs)
+        except HeatmapError as exc:
+            self.panel.say(str(exc), error=True)
+            return
+        update_chart(self.chart, self.summary)
+        update_table(self.table, self.summary)
+        update_not_surveyed(self.blind_table, self.blind_spots)
+        self._show_counts()
+        self.last_refresh_s = time.perf_counter() - start
+
+    def _show_counts(self) -> None:
+        # a contact belongs to one account, so per-account counts add up to the scope's totals
+        s = self.summary
+        self.panel.counts.value = (
+            f"<b>{len(s) + len(self.blind_spots):,}</b> accounts in scope, <b>{len(s):,}</b> surveyed; "
+            f"<b>{int(s['contacts_invited'].sum()):,}</b> contacts invited; "
+            f"<b>{int(s['invitations'].sum()):,}</b> invitations, <b>{int(s['responses'].sum()):,}</b> responses"
+        )
+
+    def _selected(self, attr: str, old: list[int], new: list[int]) -> None:
+        if new and self.on_select:
+            self.on_select(str(self.chart.source.data["account_id"][new[0]]))
+
+    def widget(self) -> w.Widget:
+        """The whole dashboard as one ipywidget (the Bokeh parts through jupyter_bokeh)."""
+        from bokeh.layouts import column
+        from jupyter_bokeh import BokehModel
+
+        bokeh = BokehModel(column(self.chart.figure, self.table.table, self.blind_table.table))
+        return w.VBox([self.panel.layout(), bokeh])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget())

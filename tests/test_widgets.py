@@ -1,0 +1,113 @@
+"""The live dashboard driven from Python: widget values in, chart and table data sources out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+import heatmap_lib as hm
+from heatmap_lib.widgets import LEADERS, Dashboard
+
+
+@pytest.fixture
+def dash(demo, tmp_path):
+    return Dashboard(demo, library=tmp_path / "filters")
+
+
+def _assert_shows(dash: Dashboard, dataset, filters: hm.FilterSet) -> None:
+    expected = hm.account_summary(dataset, filters).set_index("account_id")
+    chart = dash.chart.source.data
+    table = dash.table.source.data
+    assert sorted(chart["account_id"]) == sorted(expected.index)
+    assert sorted(table["account_id"]) == sorted(expected.index)
+    for i, account in enumerate(chart["account_id"]):
+        row = expected.loc[account]
+        assert chart["contacts_invited"][i] == row.contacts_invited
+        assert chart["value"][i] == pytest.approx(row.value)
+        assert chart["response_rate"][i] == pytest.approx(row.response_rate)
+        assert chart["band"][i] == row.band
+        assert np.isclose(chart["nps"][i], row.nps, equal_nan=True)
+    for i, account in enumerate(table["account_id"]):
+        assert np.isclose(table["nps"][i], expected.loc[account].nps, equal_nan=True)
+
+
+def test_starts_with_all_data(dash, demo):
+    assert dash.filters.is_empty
+    _assert_shows(dash, demo, hm.FilterSet())
+    assert "accounts in scope" in dash.panel.counts.value
+
+
+def test_each_widget_narrows_the_chart_and_table(dash, demo):
+    dash.panel.account_widgets["region"].value = ("West",)
+    _assert_shows(dash, demo, hm.FilterSet(region=["West"]))
+    dash.panel.leaders_only.click()
+    leaders = hm.FilterSet(region=["West"], role=list(LEADERS))
+    assert dash.filters == leaders
+    _assert_shows(dash, demo, leaders)
+    wave = dash.panel.wave.options[-1]
+    dash.panel.wave.value = (wave,)
+    _assert_shows(dash, demo, leaders.replace(wave=[wave]))
+    names = list(dash.summary["account_name"][:2])
+    dash.panel.accounts.value = names
+    assert sorted(dash.chart.source.data["account_name"]) == sorted(names)
+
+
+def test_date_mode_replaces_waves(dash, demo):
+    dash.panel.wave.value = (dash.panel.wave.options[0],)
+    dash.panel.by.value = "Dates"
+    assert "wave" not in dash.filters.criteria
+    with dash.panel.hold():
+        dash.panel.start.value = dt.date(2026, 4, 1)
+        dash.panel.end.value = dt.date(2026, 6, 30)
+    fs = hm.FilterSet(start="2026-04-01", end="2026-06-30")
+    assert dash.filters == fs
+    _assert_shows(dash, demo, fs)
+
+
+def test_saved_sets_save_load_and_clear(dash, demo):
+    dash.panel.account_widgets["region"].value = ("EMEA",)
+    dash.panel.role.value = ("decision_maker",)
+    dash.panel.save("emea dms")
+    assert "emea-dms" in dash.panel.saved.options
+    dash.panel.clear()
+    assert dash.filters.is_empty
+    _assert_shows(dash, demo, hm.FilterSet())
+    dash.panel.load("emea-dms")
+    assert dash.filters.criteria == {"region": ("EMEA",), "role": ("decision_maker",)}
+    _assert_shows(dash, demo, hm.FilterSet(region=["EMEA"], role=["decision_maker"]))
+
+
+def test_one_refresh_per_programmatic_change(dash, demo):
+    calls = []
+    dash.panel.on_change(calls.append)
+    dash.panel.set_filters(hm.FilterSet(region=["West"], tier=[dash.panel.account_widgets["tier"].options[0]]))
+    assert len(calls) == 1
+
+
+def test_unmatched_values_are_shown_and_unknown_keys_refused(dash, demo):
+    dash.refresh(hm.FilterSet(region=["Atlantis"]))
+    assert "Atlantis" in dash.panel.message.value and len(dash.chart.source.data["account_id"]) == 0
+    with pytest.raises(hm.HeatmapError, match="no widget for plan"):
+        dash.panel.set_filters(hm.FilterSet(plan=["Pro"]))
+
+
+def test_not_surveyed_list_follows_the_filters(dash, demo):
+    fs = hm.FilterSet(wave=[dash.panel.wave.options[0]])
+    dash.panel.set_filters(fs)
+    expected = hm.not_surveyed(demo, fs)
+    assert list(dash.blind_table.source.data["account_id"]) == list(expected["account_id"])
+
+
+def test_clicking_a_bubble_reports_the_account(demo, tmp_path):
+    picked = []
+    dash = Dashboard(demo, on_select=picked.append)
+    dash.chart.source.selected.indices = [3]
+    assert picked == [dash.chart.source.data["account_id"][3]]
+
+
+def test_widget_builds_one_ipywidget(dash):
+    import ipywidgets as w
+
+    assert isinstance(dash.widget(), w.VBox)
