@@ -11,7 +11,11 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import os
 import re
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +29,7 @@ from .schema import LOAD_ORDER, ROLE_SYNONYMS, ROLES, SQL_TYPES, TABLES, Column,
 OnError = Literal["raise", "quarantine"]
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+AUTO_FILE_BYTES = 64 * 2**20  # sources larger than this load into a temporary DuckDB file, not memory
 MAX_LISTED = 50  # problems shown in an error message; all of them are in `ValidationError.problems`
 
 
@@ -108,6 +113,14 @@ class Dataset:
     _files: tuple[Path, ...] = field(default=(), repr=False)
     _ibis: Any = field(default=None, repr=False)
     _distinct: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _closer: Any = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Close the engine connection (and remove a temporary database file); the dataset is unusable after."""
+        if self._closer is not None:
+            self._closer()
+        else:
+            self.con.close()
 
     @property
     def ibis(self) -> Any:
@@ -703,18 +716,18 @@ def _build_table(con: duckdb.DuckDBPyConnection, table: Table, present: list[str
     if present is None:
         con.execute(f"CREATE TABLE {_q(table.name)} AS SELECT {', '.join(select)} FROM (SELECT 1) s WHERE false")
         return []
-    con.execute(
-        f"CREATE TABLE {_q(table.name)} AS SELECT {', '.join(select)} FROM {_q('stage_' + table.name)} s "
-        f"WHERE s._row NOT IN (SELECT _row FROM _problems WHERE tbl = {_lit(table.name)} AND _row IS NOT NULL) "
-        "ORDER BY s._row"
-    )
+    # source order is kept by the scan itself (DuckDB preserves insertion order); no sort needed
+    rejected = _scalar(con, "SELECT count(*) FROM _problems WHERE tbl = ?", [table.name])
+    where = f"WHERE s._row NOT IN (SELECT _row FROM _problems WHERE tbl = {_lit(table.name)})" if rejected else ""
+    stage = _q("stage_" + table.name)
+    con.execute(f"CREATE TABLE {_q(table.name)} AS SELECT {', '.join(select)} FROM {stage} s {where}")
     return extras
 
 
 def _build_facts(con: duckdb.DuckDBPyConnection) -> None:
     """The invitation fact table: each invitation with its contact's account and role, for fast metrics."""
     con.execute(
-        "CREATE TABLE invitation_facts AS SELECT i.invitation_id, i.contact_id, c.account_id, c.role, "
+        "CREATE TABLE invitation_facts AS SELECT i.contact_id, c.account_id, c.role, "
         "i.questionnaire, i.wave, i.sent_at, i.responded_at, CAST(i.score AS TINYINT) AS score "
         "FROM invitations i JOIN contacts c USING (contact_id)"
     )
@@ -767,7 +780,7 @@ def load(
     *,
     on_error: OnError = "raise",
     quarantine_dir: str | Path | None = None,
-    database: str | Path | None = None,
+    database: str | Path | None = "auto",
     memory_limit: str | None = None,
 ) -> Dataset:
     """Load and validate a dataset (folder of CSV/Parquet, Excel workbook or DuckDB file).
@@ -775,21 +788,41 @@ def load(
     on_error: "raise" refuses a dataset with any problem, listing every one in the `ValidationError`;
         "quarantine" loads the valid rows and writes the rejected ones, with their reasons, to `quarantine_dir`
         (default `outputs/quarantine/<dataset name>`); `Dataset.exclusions` records it for every report.
-    database: a DuckDB file to hold the loaded tables (default: in memory).
+    database: where the loaded tables live: a DuckDB file path, None for memory, or "auto" (default): memory for
+        small sources, a temporary file (compressed, so scans are faster and memory stays bounded) for sources
+        over 64 MB, removed when the dataset is closed or garbage-collected.
+    memory_limit: DuckDB's memory cap such as "1GB" (default: $HEATMAP_MEMORY_LIMIT, else DuckDB's own default).
     """
     if on_error not in ("raise", "quarantine"):
         raise ValueError(f"on_error must be 'raise' or 'quarantine', not {on_error!r}")
     root = Path(path)
     sources_list, notes, files = _discover(root)
     sources = {s.table: s for s in sources_list}
+    scratch: Path | None = None
+    if database == "auto":
+        database = None
+        if sum(f.stat().st_size for f in files) > AUTO_FILE_BYTES:
+            scratch = Path(tempfile.mkdtemp(prefix="heatmap-"))
+            database = scratch / "dataset.duckdb"
     con = duckdb.connect(str(database) if database else ":memory:")
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+    memory_limit = memory_limit or os.environ.get("HEATMAP_MEMORY_LIMIT")
     try:
-        return _load_into(con, root, sources, notes, files, on_error, quarantine_dir)
+        if memory_limit:
+            con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        ds = _load_into(con, root, sources, notes, files, on_error, quarantine_dir)
     except BaseException:
         con.close()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
+    ds._closer = weakref.finalize(ds, _close, con, scratch)
+    return ds
+
+
+def _close(con: duckdb.DuckDBPyConnection, scratch: Path | None) -> None:
+    con.close()
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _load_into(
