@@ -106,27 +106,32 @@ def format_money(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
 
 
-def _num(x: float) -> str:
-    return f"{x:.0f}".replace("-", MINUS) if x != 0 else "0"
+def _thousands(values: Any) -> list[str]:
+    """Whole numbers with thousands separators ("1,234,500"; NaN gives "")."""
+    return [f"{v:,.0f}" if v == v else "" for v in np.asarray(values, dtype=float).tolist()]
+
+
+def _signed(x: float) -> str:
+    return f"{x:.0f}".replace("-", MINUS) if round(x) != 0 else "0"
 
 
 def _nps_texts(frame: pd.DataFrame) -> list[str]:
-    small = frame["small_sample"] if "small_sample" in frame else pd.Series(False, index=frame.index)
-    out = []
-    for score, low, high, flag in zip(frame["nps"], frame["nps_low"], frame["nps_high"], small, strict=True):
-        if score is None or math.isnan(score):
-            out.append("no response")
-            continue
-        text = f"{_num(round(score))} ({_num(round(low))} to {_num(round(high))})"
-        out.append(text + ", small sample" if flag else text)
-    return out
+    cols = [frame[c].to_numpy(dtype=float).tolist() for c in ("nps", "nps_low", "nps_high")]
+    small = frame["small_sample"].to_numpy(dtype=bool).tolist() if "small_sample" in frame else [False] * len(frame)
+    return [
+        "no response"
+        if score != score
+        else f"{_signed(score)} ({_signed(low)} to {_signed(high)})" + (", small sample" if flag else "")
+        for score, low, high, flag in zip(*cols, small, strict=True)
+    ]
 
 
 def _rate_texts(frame: pd.DataFrame) -> list[str]:
-    rate = frame["response_rate"].to_numpy(dtype=float)
+    rate = frame["response_rate"].to_numpy(dtype=float).tolist()
     if "responses" in frame and "invitations" in frame:
-        pairs = zip(rate, frame["responses"], frame["invitations"], strict=True)
-        return [f"{r:.0%} ({int(n):,} of {int(i):,})" for r, n, i in pairs]
+        n = frame["responses"].to_numpy(dtype=np.int64).tolist()
+        i = frame["invitations"].to_numpy(dtype=np.int64).tolist()
+        return [f"{r:.0%} ({a:,} of {b:,})" for r, a, b in zip(rate, n, i, strict=True)]
     return [f"{r:.0%}" for r in rate]
 
 
@@ -175,7 +180,7 @@ def bubble_source_data(
     frame = summary
     labels = band_legend_labels(thresholds if thresholds is not None else summary.attrs.get("thresholds"))
     value = frame["value"].to_numpy(dtype=float)
-    value_text = [format_money(v) for v in value]
+    value_text = _thousands(value)
     x = value.copy()
     if log_x and len(value):
         floor = _log_floor(value)
@@ -215,7 +220,7 @@ def bubble_source_data(
 def _take(values: Any, order: np.ndarray) -> Any:
     if isinstance(values, np.ndarray):
         return values[order]
-    return [values[i] for i in order]
+    return np.asarray(values, dtype=object)[order].tolist()
 
 
 def xray_link(pattern: str, account_id: str) -> str:

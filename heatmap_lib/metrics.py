@@ -123,16 +123,33 @@ def derive(
 # engine queries
 
 
+CONTACT_ATTRIBUTES = ("account_id", "role")  # fixed per contact, so carried through the per-contact step
+
+
 def _counts(facts: Any, by: list[str]) -> Any:
-    """The six counts per group, as an Ibis expression."""
+    """The six counts per group, as an Ibis expression.
+
+    Two steps instead of COUNT(DISTINCT contact): first per contact (integer key), then per group, where each
+    contact row counts once toward the footprint. Same result, about half the engine time at scale.
+    """
     s = facts.score
-    return facts.group_by(by).aggregate(
-        contacts_invited=facts.contact_id.nunique(),
-        invitations=facts.count(),
-        responses=s.count(),
-        promoters=s.count(where=s >= 9),
-        passives=s.count(where=(s >= 7) & (s <= 8)),
-        detractors=s.count(where=s <= 6),
+    keys = ["contact_key", *(b for b in by if b not in CONTACT_ATTRIBUTES)]
+    carried = {b: facts[b].arbitrary() for b in by if b in CONTACT_ATTRIBUTES}
+    per_contact = facts.group_by(keys).aggregate(
+        **carried,
+        n=facts.count(),
+        r=s.count(),
+        p=s.count(where=s >= 9),
+        pa=s.count(where=(s >= 7) & (s <= 8)),
+        d=s.count(where=s <= 6),
+    )
+    return per_contact.group_by(by).aggregate(
+        contacts_invited=per_contact.count(),
+        invitations=per_contact.n.sum(),
+        responses=per_contact.r.sum(),
+        promoters=per_contact.p.sum(),
+        passives=per_contact.pa.sum(),
+        detractors=per_contact.d.sum(),
     )
 
 
@@ -149,6 +166,40 @@ def _thresholds(red_below: float | None, green_above: float | None) -> Threshold
     return Thresholds(
         d.red_below if red_below is None else red_below, d.green_above if green_above is None else green_above
     )
+
+
+def heatmap_tables(
+    dataset: Any,
+    filters: FilterLike = None,
+    *,
+    red_below: float | None = None,
+    green_above: float | None = None,
+    small_sample: int = SMALL_SAMPLE,
+    scoped: Scope | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The account summary and the not-surveyed list together, from one engine query (for views that show both).
+
+    Equal to `(account_summary(...), not_surveyed(...))`; the live dashboard redraws from this on every change.
+    """
+    sc = scoped or scope(dataset, filters)
+    t = _thresholds(red_below, green_above)
+    df = sc.accounts.left_join(_counts(sc.facts, ["account_id"]), "account_id").to_pandas()
+    df = df.drop(columns=[c for c in df.columns if c.endswith("_right")])
+    surveyed = df["invitations"].fillna(0) > 0
+    account_cols = list(dataset.account_columns)
+    blind = df.loc[~surveyed, account_cols]
+    blind = blind.sort_values(["value", "account_name"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    summary = _finish(derive(df.loc[surveyed], t, small_sample), dataset, sc, t)
+    return summary, blind
+
+
+def _finish(df: pd.DataFrame, dataset: Any, sc: Scope, t: Thresholds) -> pd.DataFrame:
+    account_cols = [c for c in dataset.account_columns if c not in ("account_id", "account_name", "value")]
+    df = _order(df[list(SUMMARY_COLUMNS) + account_cols])
+    df.attrs["filter_warnings"] = list(sc.warnings)
+    df.attrs["filters"] = sc.filters.to_dict()
+    df.attrs["thresholds"] = {"red_below": t.red_below, "green_above": t.green_above}
+    return df
 
 
 def account_summary(
@@ -172,16 +223,12 @@ def account_summary(
     counts = _counts(sc.facts, ["account_id"])
     joined = sc.accounts.inner_join(counts, "account_id")
     df = joined.to_pandas()
-    df = derive(df, t, small_sample)
-    account_cols = [c for c in dataset.account_columns if c not in ("account_id", "account_name", "value")]
-    df = df[list(SUMMARY_COLUMNS) + account_cols]
+    df = _finish(derive(df, t, small_sample), dataset, sc, t)
     if by_role:
         flags = role_flags(dataset, scoped=sc, red_below=t.red_below, green_above=t.green_above, summary=df)
+        attrs = df.attrs
         df = df.merge(flags, on="account_id", how="left")
-    df = _order(df)
-    df.attrs["filter_warnings"] = list(sc.warnings)
-    df.attrs["filters"] = sc.filters.to_dict()
-    df.attrs["thresholds"] = {"red_below": t.red_below, "green_above": t.green_above}
+        df.attrs = attrs
     return df
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .exceptions import HeatmapError
 from .filters import FilterLibrary, FilterSet, scope
-from .metrics import account_summary, not_surveyed
+from .metrics import heatmap_tables
 from .schema import ROLE_LABELS, ROLES
 
 ACCOUNT_KEYS = ("tier", "region", "industry", "sales_rep", "account_manager")
@@ -271,8 +271,7 @@ class Dashboard:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FilterWarning)
             sc = scope(self.dataset, fs)  # once: the summary and the blind spots share it
-        summary = account_summary(self.dataset, scoped=sc, **self.thresholds)
-        blind = not_surveyed(self.dataset, scoped=sc)
+        summary, blind = heatmap_tables(self.dataset, scoped=sc, **self.thresholds)
         notes = [str(c.message) for c in caught if issubclass(c.category, FilterWarning)]
         self.panel.message.value = "".join(f"<div>⚠ {html.escape(n)}</div>" for n in notes)
         return summary, blind
@@ -320,3 +319,36 @@ class Dashboard:
         from IPython.display import display
 
         display(self.widget())
+
+
+def live_dashboard(
+    data: Any,
+    filters: Any = None,
+    *,
+    segment_by: str | None = None,
+    segment: Any = None,
+    library: FilterLibrary | str | Path | None = None,
+    log_x: bool = False,
+    red_below: float | None = None,
+    green_above: float | None = None,
+    xray_href: str | None = None,
+    on_select: Callable[[str], None] | None = None,
+) -> Dashboard:
+    """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied."""
+    from bokeh.io import output_notebook
+    from bokeh.resources import INLINE
+
+    from .report import open_data, segment_filters
+
+    # DESIGN.md section 11: the CDN default never loads offline, and jupyter_bokeh needs BokehJS loaded first
+    output_notebook(INLINE, hide_banner=True)
+    return Dashboard(
+        open_data(data),
+        segment_filters(filters, segment_by, segment),
+        library=library,
+        log_x=log_x,
+        red_below=red_below,
+        green_above=green_above,
+        xray_href=xray_href,
+        on_select=on_select,
+    )

@@ -267,3 +267,11 @@ def test_summary_equals_a_plain_pandas_computation_on_the_demo(demo, demo_dir):
     nps = 100 * (expected.promoters - expected.detractors) / expected.responses.replace(0, np.nan)
     assert np.allclose(s["nps"], nps.loc[s.index], equal_nan=True)
     assert set(s["account_name"]) <= set(acc["account_name"])
+
+
+def test_heatmap_tables_equal_the_summary_and_not_surveyed(demo):
+    fs = hm.FilterSet(region=["West", "EMEA"], wave=["2026-Q3"])
+    summary, blind = hm.heatmap_tables(demo, fs)
+    pd.testing.assert_frame_equal(summary, hm.account_summary(demo, fs))
+    pd.testing.assert_frame_equal(blind, hm.not_surveyed(demo, fs))
+    assert summary.attrs == hm.account_summary(demo, fs).attrs
