@@ -15,7 +15,7 @@ import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +316,25 @@ class Scope:
     accounts: Any  # ibis.Table: accounts passing the account filters
     facts: Any  # ibis.Table: invitation_facts passing every filter
     warnings: tuple[str, ...]
+    account_filtered: bool = False
+
+    def narrow(self, invitations: Any, *, dates: bool = True) -> Any:
+        """Apply the contact, questionnaire, wave/date and account filters to any invitation-level expression.
+
+        `invitations` needs the columns filtered on (contact_id, role, questionnaire, wave, sent_at, account_id).
+        `dates=False` leaves out the wave and date filters (for a trend across waves).
+        """
+        expr = invitations
+        for key, values in self.filters.criteria.items():
+            if key in (*CONTACT_KEYS, *INVITATION_KEYS) and (dates or key != "wave"):
+                expr = expr.filter(expr[key].isin(values))
+        if dates and self.filters.start:
+            expr = expr.filter(expr.sent_at >= self.filters.start)
+        if dates and self.filters.end:
+            expr = expr.filter(expr.sent_at <= self.filters.end)
+        if self.account_filtered:
+            expr = expr.filter(expr.account_id.isin(self.accounts.account_id))
+        return expr
 
 
 def coerce(filters: FilterSet | Mapping[str, Any] | str | Path | None) -> FilterSet:
@@ -338,25 +357,19 @@ def scope(dataset: Any, filters: FilterSet | Mapping[str, Any] | str | Path | No
         cols = ", ".join(sorted(known))
         raise FilterError(f"unknown filter key {', '.join(map(repr, unknown))} (known keys: {cols}, start, end, name)")
     accounts = dataset.table("accounts")
-    facts = dataset.table("invitation_facts")
     problems: list[str] = []
     for key, values in fs.criteria.items():
         if key in dataset.account_columns:
             accounts = accounts.filter(accounts[key].cast("string").isin(values))
-        else:
-            facts = facts.filter(facts[key].isin(values))
         missing = [v for v in values if v not in _matching(dataset, key, values)]
         if missing:
             problems.append(f"{key}: {', '.join(map(repr, missing))} matched nothing in the data")
-    if fs.start:
-        facts = facts.filter(facts.sent_at >= fs.start)
-    if fs.end:
-        facts = facts.filter(facts.sent_at <= fs.end)
-    if any(k in dataset.account_columns for k in fs.criteria):
-        facts = facts.filter(facts.account_id.isin(accounts.account_id))
+    account_filtered = any(k in dataset.account_columns for k in fs.criteria)
+    sc = Scope(fs, accounts, None, tuple(problems), account_filtered)
+    sc = replace(sc, facts=sc.narrow(dataset.table("invitation_facts")))
     for message in problems:
         warnings.warn(message, FilterWarning, stacklevel=3)
-    return Scope(fs, accounts, facts, tuple(problems))
+    return sc
 
 
 def _matching(dataset: Any, key: str, values: tuple[str, ...]) -> set[str]:

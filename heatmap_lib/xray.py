@@ -1,0 +1,280 @@
+"""The Account X-Ray: why an account sits where it does on the heat map, and whom to call.
+
+For one account (or, in a batch, every account of a segment at once, so X-Ray pages cost a few queries per
+segment, not per account): NPS by role with the hidden-risk/hidden-loyalty reading in plain words, every invited
+contact with the latest answer, the non-responders to recruit, driver counts split by promoters and detractors,
+comments by score, and the wave-over-wave trend.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import HeatmapError
+from .filters import FilterSet, Scope, scope
+from .metrics import _counts, derive, heatmap_tables, role_breakdown, role_flags
+from .schema import ROLE_LABELS, ROLES
+
+FilterLike = FilterSet | Mapping[str, Any] | str | Path | None
+CATEGORIES = ("promoter", "passive", "detractor")
+
+
+def category(score: float | None) -> str:
+    """The NPS category of one answer: promoter (9-10), passive (7-8), detractor (0-6) or "no response"."""
+    if score is None or (isinstance(score, float) and math.isnan(score)):
+        return "no response"
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+
+
+@dataclass(frozen=True)
+class XRay:
+    """Everything the X-Ray of one account shows (frames are per-account sized)."""
+
+    account: dict[str, Any]  # the account's columns and its summary figures (NaN-free keys)
+    roles: pd.DataFrame  # one row per role: counts, NPS, interval, band
+    contacts: pd.DataFrame  # every invited contact: role, latest score and category, drivers, comment
+    to_recruit: pd.DataFrame  # invited contacts who never answered, by role
+    roles_missing: tuple[str, ...]  # roles with no contact invited at all
+    drivers: pd.DataFrame  # driver, promoters, passives, detractors, total
+    comments: pd.DataFrame  # comments with score and role, lowest score first
+    trend: pd.DataFrame  # per wave: contacts invited, response rate, NPS with interval, band
+    reading: str  # the role reading in plain words
+    segment: dict[str, float] = field(default_factory=dict)  # the scope's medians, for comparison
+
+    @property
+    def account_id(self) -> str:
+        """The account's id."""
+        return str(self.account["account_id"])
+
+
+def _wave_order(dataset: Any) -> list[str]:
+    """Waves in the order they were sent (by their first invitation)."""
+    f = dataset.table("invitation_facts")
+    df = f.group_by("wave").aggregate(first=f.sent_at.min()).order_by("first").to_pandas()
+    return [str(w) for w in df["wave"]]
+
+
+def role_reading(flags: Mapping[str, Any], band: str) -> str:
+    """One or two sentences saying what the roles say about the account (hidden risk, hidden loyalty, ...)."""
+
+    def nps_of(role: str) -> float | None:
+        v = flags.get(f"nps_{role}")
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+    dm, dtd = nps_of("decision_maker"), nps_of("day_to_day")
+    if flags.get("hidden_risk"):
+        return (
+            f"Hidden risk: decision makers are net negative (NPS {dm:.0f}) while the account reads {band}. "
+            "The people who sign the renewal are less happy than the account's NPS suggests."
+        )
+    if flags.get("hidden_loyalty"):
+        return (
+            f"Hidden loyalty: decision makers and influencers are net positive while day-to-day users "
+            f"(NPS {dtd:.0f}) pull the account to red. The relationship at the top is sounder than the colour says."
+        )
+    if dm is None:
+        if band == "gray":
+            return "Silent account: nobody answered. Recruit contacts before reading anything into it."
+        return "No decision maker has answered: the account's NPS rests on influencers and day-to-day users."
+    return f"Decision makers (NPS {dm:.0f}) and the account as a whole ({band}) agree."
+
+
+def xrays(
+    dataset: Any,
+    filters: FilterLike = None,
+    *,
+    account_ids: Iterable[str] | None = None,
+    include_emails: bool = False,
+    red_below: float | None = None,
+    green_above: float | None = None,
+    scoped: Scope | None = None,
+) -> dict[str, XRay]:
+    """The X-Ray of every surveyed account in scope (or of `account_ids` among them), in a handful of queries."""
+    sc = scoped or scope(dataset, filters)
+    t = {"red_below": red_below, "green_above": green_above}
+    summary, _ = heatmap_tables(dataset, scoped=sc, **t)
+    wanted = None if account_ids is None else {str(a) for a in account_ids}
+    summary_sel = summary if wanted is None else summary[summary["account_id"].isin(wanted)]
+    if summary_sel.empty:
+        return {}
+    ids = summary_sel["account_id"].tolist()
+    flags = role_flags(dataset, scoped=sc, summary=summary_sel, **t).set_index("account_id")
+    roles = role_breakdown(dataset, scoped=sc, **t)
+    roles = roles[roles["account_id"].isin(ids)]
+    answers = _answers(dataset, sc, ids, include_emails)
+    trend = _trend(dataset, sc, ids, t)
+    roles = roles.assign(role=roles["role"].astype(str))
+    segment = {
+        "nps_median": float(summary["nps"].median()) if summary["nps"].notna().any() else math.nan,
+        "response_rate_median": float(summary["response_rate"].median()),
+        "footprint_median": float(summary["contacts_invited"].median()),
+        "value_median": float(summary["value"].median()),
+        "accounts": float(len(summary)),
+    }
+    contacts, comments = _people(answers)
+    drivers = _driver_counts(answers[answers["score"].notna()], by=["account_id"])
+    groups = {
+        name: dict(tuple(frame.groupby("account_id", sort=False, observed=True))) if len(frame) else {}
+        for name, frame in (
+            ("roles", roles),
+            ("contacts", contacts),
+            ("comments", comments),
+            ("drivers", drivers),
+            ("trend", trend),
+        )
+    }
+    empty = {"roles": roles, "contacts": contacts, "comments": comments, "drivers": drivers, "trend": trend}
+    out: dict[str, XRay] = {}
+    for rec in summary_sel.to_dict(orient="records"):
+        aid = str(rec["account_id"])
+        part = {k: groups[k].get(aid, empty[k].iloc[0:0]) for k in groups}
+        out[aid] = _assemble(rec, part, flags.loc[aid].to_dict() if aid in flags.index else {}, segment)
+    return out
+
+
+def xray(
+    dataset: Any,
+    account_id: str,
+    filters: FilterLike = None,
+    *,
+    include_emails: bool = False,
+    red_below: float | None = None,
+    green_above: float | None = None,
+) -> XRay:
+    """The X-Ray of one account within the filter scope; a clear error when the account has no invitation in it."""
+    sc = scope(dataset, filters)
+    found = xrays(
+        dataset,
+        scoped=sc,
+        account_ids=[account_id],
+        include_emails=include_emails,
+        red_below=red_below,
+        green_above=green_above,
+    )
+    if str(account_id) not in found:
+        acc = dataset.table("accounts")
+        exists = acc.filter(acc.account_id == str(account_id)).count().to_pyarrow().as_py()
+        if not exists:
+            raise HeatmapError(f"no account with account_id {account_id!r} in {dataset.path}")
+        raise HeatmapError(
+            f"account {account_id!r} has no invitation in scope ({sc.filters.describe()}): it is not surveyed there"
+        )
+    return found[str(account_id)]
+
+
+def _answers(dataset: Any, sc: Scope, ids: list[str], include_emails: bool) -> pd.DataFrame:
+    """Every invitation in scope of these accounts, with its contact (one engine query)."""
+    contacts = dataset.table("contacts")
+    cols = ["contact_id", "account_id", "role", "name", "title"] + (["email"] if include_emails else [])
+    inv = dataset.table("invitations")
+    joined = inv.inner_join(contacts.select(*cols), "contact_id")
+    joined = sc.narrow(joined).filter(lambda t: t.account_id.isin(ids))
+    keep = ["invitation_id", *cols, "questionnaire", "wave", "sent_at", "responded_at", "score", "drivers", "comment"]
+    return joined.select(*keep).to_pandas()
+
+
+def _trend(dataset: Any, sc: Scope, ids: list[str], t: Mapping[str, float | None]) -> pd.DataFrame:
+    """Per account and wave (all waves, other filters kept): footprint, response rate, NPS and band."""
+    facts = sc.narrow(dataset.table("invitation_facts"), dates=False).filter(lambda f: f.account_id.isin(ids))
+    df = _counts(facts, ["account_id", "wave"]).to_pandas()
+    from .metrics import _thresholds
+
+    df = derive(df, _thresholds(t.get("red_below"), t.get("green_above")))
+    order = {w: i for i, w in enumerate(_wave_order(dataset))}
+    df["wave_order"] = df["wave"].map(order)
+    return df.sort_values(["account_id", "wave_order"]).drop(columns="wave_order").reset_index(drop=True)
+
+
+def _people(answers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per contact (all accounts at once): latest answer, category and invitation count; and every comment."""
+    inv = answers.assign(when=answers["responded_at"].fillna(answers["sent_at"]))
+    answered = inv[inv["score"].notna()].sort_values("when", kind="stable")
+    latest = answered.drop_duplicates("contact_id", keep="last").set_index("contact_id")
+    people = inv.groupby("contact_id", sort=False).agg(invitations=("sent_at", "size"), last_invited=("sent_at", "max"))
+    person_cols = [c for c in ("account_id", "name", "title", "email", "role") if c in inv.columns]
+    contacts = inv.drop_duplicates("contact_id").set_index("contact_id")[person_cols].join(people)
+    contacts = contacts.join(latest[["score", "drivers", "comment", "responded_at", "wave"]], how="left")
+    contacts["category"] = _categories(contacts["score"])
+    contacts["role_order"] = contacts["role"].map({r: i for i, r in enumerate(ROLES)})
+    contacts = contacts.reset_index().sort_values(["account_id", "role_order", "score", "name"], na_position="last")
+    contacts = contacts.drop(columns="role_order").reset_index(drop=True)
+    has_comment = answered["comment"].notna() & (answered["comment"].astype(str).str.strip() != "")
+    comments = answered[has_comment].assign(category=lambda d: _categories(d["score"]))
+    comments = comments.sort_values(["account_id", "score", "when"], kind="stable")
+    comments = comments[["account_id", "score", "category", "role", "name", "wave", "comment"]].reset_index(drop=True)
+    return contacts, comments
+
+
+def _categories(scores: pd.Series) -> np.ndarray:
+    s = scores.to_numpy(dtype=float)
+    return np.select([s >= 9, s >= 7, s >= 0], ["promoter", "passive", "detractor"], "no response").astype(object)
+
+
+def _assemble(rec: dict[str, Any], part: dict[str, pd.DataFrame], flags: dict[str, Any], segment: dict) -> XRay:
+    role_table = part["roles"].set_index("role").reindex(list(ROLES))
+    counts = ["contacts_invited", "invitations", "responses", "promoters", "passives", "detractors"]
+    role_table[counts] = role_table[counts].fillna(0).astype("int64")
+    role_table["band"] = role_table["band"].fillna("gray")
+    role_table["account_id"] = rec["account_id"]
+    role_table.insert(0, "role_label", [ROLE_LABELS[r] for r in ROLES])
+    role_table = role_table.reset_index()
+    contacts = part["contacts"].reset_index(drop=True)
+    silent = contacts["score"].isna()
+    recruit = contacts.loc[silent, [c for c in contacts.columns if c not in RESPONSE_COLUMNS]].reset_index(drop=True)
+    present = set(contacts["role"])
+    return XRay(
+        account={k: v for k, v in rec.items() if not _isnan(v)},
+        roles=role_table,
+        contacts=contacts,
+        to_recruit=recruit,
+        roles_missing=tuple(r for r in ROLES if r not in present),
+        drivers=part["drivers"].reset_index(drop=True),
+        comments=part["comments"].reset_index(drop=True),
+        trend=part["trend"].reset_index(drop=True),
+        reading=role_reading(flags, str(rec.get("band"))),
+        segment=segment,
+    )
+
+
+RESPONSE_COLUMNS = ("score", "drivers", "comment", "responded_at", "wave", "category")
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _driver_counts(answered: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Counts of each driver chosen, split by the respondent's category, most chosen first (per `by` group)."""
+    cols = [*by, "driver", "promoters", "passives", "detractors", "total"]
+    rows = answered[answered["drivers"].notna()]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    exploded = rows.assign(driver=rows["drivers"].astype(str).str.split(";")).explode("driver")
+    exploded["driver"] = exploded["driver"].str.strip()
+    exploded = exploded[exploded["driver"] != ""]
+    s = exploded["score"].to_numpy(dtype=float)
+    exploded["category"] = np.select([s >= 9, s >= 7], ["promoters", "passives"], "detractors")
+    table = exploded.groupby([*by, "driver", "category"]).size().unstack("category", fill_value=0)
+    for c in ("promoters", "passives", "detractors"):
+        if c not in table:
+            table[c] = 0
+    table["total"] = table[["promoters", "passives", "detractors"]].sum(axis=1)
+    table = table.reset_index().sort_values([*by, "total", "driver"], ascending=[True] * len(by) + [False, True])
+    return table[cols].reset_index(drop=True)
+
+
+def default_account(dataset: Any, filters: FilterLike = None) -> str:
+    """The account an X-Ray opens on when none is named: the most valuable red or gray one, else the most valuable."""
+    summary, _ = heatmap_tables(dataset, filters)
+    if summary.empty:
+        raise HeatmapError("no surveyed account in scope: nothing to X-Ray")
+    at_risk = summary[summary["band"].isin(["red", "gray"])]
+    pick = at_risk if len(at_risk) else summary
+    return str(pick.sort_values("value", ascending=False).iloc[0]["account_id"])

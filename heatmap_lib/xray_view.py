@@ -1,0 +1,266 @@
+"""The Account X-Ray as HTML: a self-contained page (or a notebook fragment) with no script at all.
+
+A batch writes one page per account of a segment, so a page must be cheap: plain HTML tables, CSS bars and an
+inline SVG trend line, no BokehJS and no kernel. Every piece of customer text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .chart import BAND_COLORS, xray_link
+from .metrics import BAND_LABELS
+from .schema import ROLE_LABELS
+from .xray import XRay
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #ddd}
+.hx-meta{color:#555}.hx-kpis{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
+.hx-kpi{border:1px solid #ddd;border-radius:6px;padding:6px 10px;min-width:130px}
+.hx-kpi b{display:block;font-size:18px}.hx-kpi small{color:#666}
+table.hx{border-collapse:collapse;width:100%;margin:4px 0}table.hx th,table.hx td{border-bottom:1px solid #eee;
+padding:3px 6px;text-align:left;vertical-align:top}table.hx th{background:#f5f7fa}td.n{text-align:right}
+.hx-dot{display:inline-block;width:.75em;height:.75em;border-radius:50%;margin-right:.35em;vertical-align:-.05em}
+.hx-bar{display:inline-block;height:.8em;vertical-align:middle}.hx-reading{background:#fff8e1;border-left:4px solid
+#f2c12e;padding:8px 12px;margin:10px 0}.hx-empty{color:#777;font-style:italic}a{color:#1f5fa8}
+"""
+CATEGORY_COLORS = {"promoter": BAND_COLORS["green"], "passive": BAND_COLORS["yellow"], "detractor": BAND_COLORS["red"]}
+
+
+def _e(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return html.escape(str(value), quote=True)
+
+
+def _score(value: Any) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.0f}"
+
+
+def _money(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.0f}%"
+
+
+def _dot(band: str) -> str:
+    colour = BAND_COLORS.get(band, BAND_COLORS["gray"])
+    return f'<span class="hx-dot" style="background:{colour}"></span>{_e(BAND_LABELS.get(band, band))}'
+
+
+def _table(headers: list[str], rows: Iterable[list[str]], numeric: Iterable[int] = ()) -> str:
+    num = set(numeric)
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="n">{c}</td>' if i in num else f"<td>{c}</td>" for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    if not body:
+        return '<p class="hx-empty">None.</p>'
+    return f'<table class="hx"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _kpi(label: str, value: str, note: str = "") -> str:
+    return f'<div class="hx-kpi"><small>{label}</small><b>{value}</b><small>{note}</small></div>'
+
+
+def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
+    """NPS per wave as an inline SVG line with its interval band (no script)."""
+    pts = [(str(r["wave"]), r["nps"], r["nps_low"], r["nps_high"]) for r in trend.to_dict(orient="records")]
+    if not pts:
+        return ""
+    pad, n = 28, len(pts)
+
+    def x(i: int) -> float:
+        return pad + (width - 2 * pad) * (i / max(n - 1, 1))
+
+    def y(v: float) -> float:
+        return height - 18 - (height - 30) * (v + 100) / 200
+
+    shapes = [
+        f'<line x1="{pad}" x2="{width - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#bbb" stroke-dasharray="3"/>'
+    ]
+    known = [(i, p) for i, p in enumerate(pts) if not math.isnan(p[1])]
+    for i, (_, _nps, low, high) in known:
+        shapes.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(low):.1f}" y2="{y(high):.1f}" stroke="#9ab"/>')
+    if len(known) > 1:
+        path = " ".join(f"{x(i):.1f},{y(p[1]):.1f}" for i, p in known)
+        shapes.append(f'<polyline points="{path}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
+    for i, (_, nps_value, _, _) in known:
+        shapes.append(f'<circle cx="{x(i):.1f}" cy="{y(nps_value):.1f}" r="3.5" fill="#1f5fa8"/>')
+    for i, (wave, *_rest) in enumerate(pts):
+        shapes.append(f'<text x="{x(i):.1f}" y="{height - 3}" font-size="10" text-anchor="middle">{_e(wave)}</text>')
+    label = "NPS by wave with its 95% interval"
+    return (
+        f'<svg role="img" aria-label="{label}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg">{"".join(shapes)}</svg>'
+    )
+
+
+def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "Back to the heat map") -> str:
+    """The X-Ray of one account as an HTML fragment (for a notebook cell or inside a page)."""
+    a = x.account
+    seg = x.segment
+    meta = " · ".join(
+        _e(v)
+        for v in (
+            a.get("account_manager") and f"Account manager {a['account_manager']}",
+            a.get("tier"),
+            a.get("region"),
+            a.get("renewal_date") is not None and f"Renewal {_e(a.get('renewal_date'))}",
+        )
+        if v
+    )
+    nps_text = (
+        f"{_score(a.get('nps'))} <small>({_score(a.get('nps_low'))} to {_score(a.get('nps_high'))})</small>"
+        if "nps" in a
+        else "—"
+    )
+    kpis = "".join(
+        [
+            _kpi("Value", _money(a.get("value")), f"segment median {_money(seg.get('value_median'))}"),
+            _kpi("NPS", nps_text, ("small sample · " if a.get("small_sample") else "") + _dot(str(a.get("band")))),
+            _kpi("Footprint", f"{a.get('contacts_invited', 0):,}", f"median {_score(seg.get('footprint_median'))}"),
+            _kpi("Response rate", _pct(a.get("response_rate")), f"median {_pct(seg.get('response_rate_median'))}"),
+        ]
+    )
+    back = f'<p><a href="{_e(back_href)}">← {_e(back_label)}</a></p>' if back_href else ""
+    roles = _table(
+        ["Role", "Invited", "Responses", "Promoters", "Passives", "Detractors", "NPS", "Band"],
+        (
+            [
+                _e(r["role_label"]),
+                str(r["contacts_invited"]),
+                str(r["responses"]),
+                str(r["promoters"]),
+                str(r["passives"]),
+                str(r["detractors"]),
+                _score(r["nps"]),
+                _dot(r["band"]),
+            ]
+            for r in x.roles.to_dict(orient="records")
+        ),
+        numeric=range(1, 7),
+    )
+    has_email = "email" in x.contacts.columns
+    contact_rows = []
+    for r in x.contacts.to_dict(orient="records"):
+        cat = r["category"]
+        dot = f'<span class="hx-dot" style="background:{CATEGORY_COLORS.get(cat, "#9e9e9e")}"></span>'
+        row = [_e(ROLE_LABELS.get(r["role"], r["role"])), _e(r.get("name")), _e(r.get("title"))]
+        row += [_e(r.get("email"))] if has_email else []
+        drivers = (
+            "; ".join(d.strip() for d in str(r["drivers"]).split(";")) if isinstance(r.get("drivers"), str) else ""
+        )
+        row += [_score(r["score"]), dot + _e(cat), _e(drivers), _e(r.get("comment"))]
+        contact_rows.append(row)
+    headers = ["Role", "Name", "Title", *(["Email"] if has_email else []), "Latest score", "Category", "Drivers"]
+    contacts = _table([*headers, "Comment"], contact_rows)
+    recruit_parts = []
+    for role, group in x.to_recruit.groupby("role", sort=False):
+        names = ", ".join(_e(n) for n in group["name"])
+        recruit_parts.append(f"<li><b>{_e(ROLE_LABELS.get(str(role), role))}</b> ({len(group)}): {names}</li>")
+    for role in x.roles_missing:
+        recruit_parts.append(f"<li><b>{_e(ROLE_LABELS[role])}</b>: no contact invited at all</li>")
+    recruit = f"<ul>{''.join(recruit_parts)}</ul>" if recruit_parts else '<p class="hx-empty">Everyone answered.</p>'
+    top = max([int(v) for v in x.drivers["total"]] + [1])
+    driver_rows = []
+    for r in x.drivers.to_dict(orient="records"):
+        bars = "".join(
+            f'<span class="hx-bar" style="width:{120 * int(r[k]) / top:.0f}px;background:{CATEGORY_COLORS[c]}"></span>'
+            for k, c in (("promoters", "promoter"), ("passives", "passive"), ("detractors", "detractor"))
+        )
+        driver_rows.append(
+            [_e(r["driver"]), str(r["promoters"]), str(r["passives"]), str(r["detractors"]), str(r["total"]), bars]
+        )
+    drivers = _table(["Driver", "Promoters", "Passives", "Detractors", "Total", ""], driver_rows, numeric=range(1, 5))
+    comments = _table(
+        ["Score", "Category", "Role", "Name", "Wave", "Comment"],
+        (
+            [
+                _score(r["score"]),
+                _e(r["category"]),
+                _e(ROLE_LABELS.get(r["role"], r["role"])),
+                _e(r["name"]),
+                _e(r["wave"]),
+                _e(r["comment"]),
+            ]
+            for r in x.comments.to_dict(orient="records")
+        ),
+    )
+    trend = _table(
+        ["Wave", "Footprint", "Response rate", "NPS", "Interval", "Band"],
+        (
+            [
+                _e(r["wave"]),
+                str(r["contacts_invited"]),
+                _pct(r["response_rate"]),
+                _score(r["nps"]),
+                f"{_score(r['nps_low'])} to {_score(r['nps_high'])}",
+                _dot(r["band"]),
+            ]
+            for r in x.trend.to_dict(orient="records")
+        ),
+        numeric=range(1, 4),
+    )
+    return (
+        f'<div class="hx-xray">{back}<h1>{_e(a.get("account_name"))}</h1><div class="hx-meta">{meta}</div>'
+        f'<div class="hx-kpis">{kpis}</div><div class="hx-reading">{_e(x.reading)}</div>'
+        f"<h2>NPS by role</h2>{roles}<h2>Contacts</h2>{contacts}<h2>Non-responders to recruit</h2>{recruit}"
+        f"<h2>Drivers</h2>{drivers}<h2>Comments, lowest score first</h2>{comments}"
+        f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{trend}</div>"
+    )
+
+
+def xray_page(x: XRay, *, back_href: str | None = None, back_label: str = "Back to the heat map") -> str:
+    """A whole standalone X-Ray page: no script, no external request."""
+    title = f"X-Ray: {_e(x.account.get('account_name'))}"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{CSS}</style></head><body>"
+        f"{xray_fragment(x, back_href=back_href, back_label=back_label)}</body></html>\n"
+    )
+
+
+def write_xray_pages(
+    xrays: Mapping[str, XRay],
+    folder: str | Path,
+    *,
+    pattern: str = "{account_id}.html",
+    back_href: str | None = None,
+    back_label: str = "Back to the heat map",
+) -> list[Path]:
+    """Write one page per account into `folder` (names from `chart.xray_link(pattern, id)`), each atomically."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for account_id, x in xrays.items():
+        path = out / xray_link(pattern, account_id)
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=".xray-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(xray_page(x, back_href=back_href, back_label=back_label))
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
+        written.append(path)
+    return written
+
+
+def show_xray(x: XRay, *, back_href: str | None = None) -> Any:
+    """Display the X-Ray in a notebook (an IPython HTML object, styled, with no script)."""
+    from IPython.display import HTML
+
+    return HTML(f"<style>{CSS}</style>{xray_fragment(x, back_href=back_href)}")

@@ -1,0 +1,121 @@
+"""The Account X-Ray tables on hand-built accounts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import heatmap_lib as hm
+from heatmap_lib.xray import category, role_reading, xray, xrays
+
+
+@pytest.fixture
+def ds(builder, tmp_path):
+    a = builder.account("A1", name="Acme", value=5000)
+    dm1 = builder.contact(a, "decision_maker")
+    dm2 = builder.contact(a, "decision_maker")
+    inf = builder.contact(a, "influencer")
+    user = builder.contact(a, "day_to_day")
+    # two waves: the DM turns from promoter to detractor; the influencer never answers
+    builder.invite(dm1, 9, wave="2026-Q1", sent_at="2026-01-10", drivers="support;pricing", comment="Great support")
+    builder.invite(dm1, 3, wave="2026-Q2", sent_at="2026-04-10", drivers="pricing", comment="Too <b>expensive</b>")
+    builder.invite(dm2, 2, wave="2026-Q2", sent_at="2026-04-11", drivers="pricing;reliability")
+    builder.invite(inf, None, wave="2026-Q1", sent_at="2026-01-10")
+    builder.invite(inf, None, wave="2026-Q2", sent_at="2026-04-10")
+    builder.invite(user, 10, wave="2026-Q1", sent_at="2026-01-12", drivers="ease of use")
+    builder.invite(user, 10, wave="2026-Q2", sent_at="2026-04-12", comment="Love it")
+    b = builder.account("B1", name="Beta")
+    builder.scores(b, "day_to_day", [8])
+    return builder.load(tmp_path / "d")
+
+
+def test_role_table_counts_and_nps(ds):
+    x = xray(ds, "A1")
+    roles = x.roles.set_index("role")
+    assert roles.loc["decision_maker", ["contacts_invited", "invitations", "responses"]].tolist() == [2, 3, 3]
+    assert roles.loc["decision_maker", "nps"] == pytest.approx(100 * (1 - 2) / 3)
+    assert roles.loc["influencer", "responses"] == 0 and roles.loc["influencer", "band"] == "gray"
+    assert roles.loc["day_to_day", "nps"] == 100.0
+    assert list(x.roles["role"]) == ["decision_maker", "influencer", "day_to_day"]
+
+
+def test_contacts_show_the_latest_answer(ds):
+    x = xray(ds, "A1")
+    c = x.contacts.set_index("contact_id")
+    assert c.loc["C1", "score"] == 3 and c.loc["C1", "category"] == "detractor"  # Q2 replaced the Q1 promoter
+    assert c.loc["C1", "comment"] == "Too <b>expensive</b>" and c.loc["C1", "invitations"] == 2
+    assert c.loc["C3", "category"] == "no response" and math.isnan(c.loc["C3", "score"])
+    assert "email" not in x.contacts.columns
+    assert "email" in xray(ds, "A1", include_emails=True).contacts.columns
+
+
+def test_non_responders_and_missing_roles(ds):
+    x = xray(ds, "A1")
+    assert x.to_recruit["contact_id"].tolist() == ["C3"] and x.to_recruit["role"].tolist() == ["influencer"]
+    assert x.roles_missing == ()
+    beta = xray(ds, "B1")
+    assert beta.roles_missing == ("decision_maker", "influencer")
+
+
+def test_driver_counts_split_by_category(ds):
+    d = xray(ds, "A1").drivers.set_index("driver")
+    assert d.loc["pricing", ["promoters", "passives", "detractors", "total"]].tolist() == [1, 0, 2, 3]
+    assert d.loc["support", "promoters"] == 1 and d.loc["reliability", "detractors"] == 1
+    assert d.index[0] == "pricing"  # most chosen first
+
+
+def test_comments_by_score(ds):
+    com = xray(ds, "A1").comments
+    assert com["comment"].tolist() == ["Too <b>expensive</b>", "Great support", "Love it"]
+    assert com["category"].tolist() == ["detractor", "promoter", "promoter"]
+
+
+def test_trend_across_two_waves_ignores_the_wave_filter(ds):
+    x = xray(ds, "A1", hm.FilterSet(wave=["2026-Q2"]))
+    assert x.trend["wave"].tolist() == ["2026-Q1", "2026-Q2"]
+    q1, q2 = x.trend.to_dict(orient="records")
+    assert (q1["contacts_invited"], q1["responses"], q1["nps"]) == (3, 2, 100.0)
+    assert (q2["contacts_invited"], q2["responses"]) == (4, 3)
+    assert q2["nps"] == pytest.approx(100 * (1 - 2) / 3)
+    assert x.account["invitations"] == 4  # the headline stays in the wave scope
+
+
+def test_hidden_risk_reading_in_plain_words(ds):
+    x = xray(ds, "A1", hm.FilterSet(wave=["2026-Q2"]))
+    # Q2: DMs 0 promoters / 2 detractors; users 1 promoter: account (1 - 2) / 3 = -33 -> red, so no hidden risk
+    assert x.account["band"] == "red"
+    assert x.reading.startswith("Decision makers (NPS -100)")
+    assert role_reading({"hidden_risk": True, "nps_decision_maker": -50.0}, "green").startswith("Hidden risk")
+    assert role_reading({"hidden_loyalty": True, "nps_day_to_day": -60.0}, "red").startswith("Hidden loyalty")
+    assert role_reading({}, "gray").startswith("Silent account")
+
+
+def test_segment_comparison_and_batch_agree(ds):
+    all_x = xrays(ds)
+    assert set(all_x) == {"A1", "B1"}
+    assert all_x["A1"].segment["accounts"] == 2.0
+    assert all_x["A1"].contacts.equals(xray(ds, "A1").contacts)
+
+
+def test_unknown_and_unsurveyed_accounts_are_clear_errors(ds):
+    with pytest.raises(hm.HeatmapError, match="no account with account_id 'ZZ'"):
+        xray(ds, "ZZ")
+    with pytest.raises(hm.HeatmapError, match="has no invitation in scope"):
+        xray(ds, "B1", hm.FilterSet(wave=["2026-Q2"]))
+
+
+@pytest.mark.parametrize(
+    ("score", "cat"),
+    [
+        (10, "promoter"),
+        (9, "promoter"),
+        (8, "passive"),
+        (7, "passive"),
+        (6, "detractor"),
+        (0, "detractor"),
+        (None, "no response"),
+    ],
+)
+def test_category(score, cat):
+    assert category(score) == cat

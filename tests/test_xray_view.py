@@ -1,0 +1,54 @@
+"""X-Ray pages: escaped, script-free, small, linked back."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from heatmap_lib.xray import xray, xrays
+from heatmap_lib.xray_view import write_xray_pages, xray_page
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+SCRIPT = "</script><script>alert(2)</script>"
+
+
+@pytest.fixture
+def ds(builder, tmp_path):
+    a = builder.account("A/1", name=HOSTILE, account_manager=SCRIPT)
+    builder.scores(a, "decision_maker", [2], comment=SCRIPT, drivers=f"{HOSTILE};pricing")
+    builder.scores(a, "day_to_day", [None])
+    b = builder.account("B1", name="Beta & Sons")
+    builder.scores(b, "influencer", [10])
+    return builder.load(tmp_path / "d")
+
+
+def test_customer_text_is_escaped_and_the_page_has_no_script(ds):
+    page = xray_page(xray(ds, "A/1"), back_href="../west.html")
+    assert "<script" not in page.lower() and "<img" not in page.lower()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert "Beta &amp; Sons" in xray_page(xray(ds, "B1"))
+    assert 'href="../west.html"' in page and "http" not in re.sub(r'xmlns="http://www.w3.org/2000/svg"', "", page)
+
+
+def test_pages_are_written_with_safe_names_and_stay_small(ds, tmp_path):
+    paths = write_xray_pages(xrays(ds), tmp_path / "xray", back_href="../index.html")
+    names = sorted(p.name for p in paths)
+    assert names == ["A%2F1.html", "B1.html"]  # the id is URL-quoted: no path traversal
+    assert all(p.parent == tmp_path / "xray" for p in paths)
+    assert max(p.stat().st_size for p in paths) < 50_000
+    assert not list((tmp_path / "xray").glob("*.tmp"))
+
+
+def test_emails_only_when_asked(ds):
+    assert "@x.io" not in xray_page(xray(ds, "A/1"))
+    assert "@x.io" in xray_page(xray(ds, "A/1", include_emails=True))
+
+
+def test_every_section_is_there(ds):
+    page = xray_page(xray(ds, "A/1"))
+    for heading in ("NPS by role", "Contacts", "Non-responders to recruit", "Drivers", "Comments", "Trend"):
+        assert f"<h2>{heading}" in page
+    assert "Day-to-day users</b> (1)" in page  # the silent user is listed to recruit
+    assert "Influencers</b>: no contact invited at all" in page
