@@ -24,10 +24,11 @@ system-deps: ## install Debian packages the browser tests need (chromium); needs
 demo-data: install ## generate the seeded demo dataset into data/demo
 	$(BIN)/heatmap demo --out $(DEMO) --accounts $(ACCOUNTS) --seed 7 --format csv
 
-report: demo-data ## the main job on the demo data: the account summary (and, later, the HTML reports)
+report: demo-data ## the main job on the demo data: HTML reports per region and per wave, and the account summary
 	$(BIN)/heatmap validate $(DEMO)
 	$(BIN)/heatmap summary $(DEMO) --out outputs/demo/account_summary.xlsx
-	$(BIN)/heatmap summary $(DEMO) --out outputs/demo/account_summary.csv
+	$(BIN)/heatmap run params/by_region.yaml
+	$(BIN)/heatmap run params/by_wave.yaml
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check heatmap_lib tests benchmarks
@@ -41,6 +42,8 @@ test: install system-deps lint ## the whole test suite (unit, notebook and brows
 
 bench: install ## run the benchmarks (prints figures; slow)
 	$(BIN)/python benchmarks/bench_summary.py
+	$(BIN)/python benchmarks/bench_redraw.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 clean: ## remove generated data and outputs (keeps .venv)
 	rm -rf data outputs/* .pytest_cache

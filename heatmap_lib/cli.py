@@ -63,9 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--green-above", type=float, default=None, help="NPS above this is green (default 10)")
     _add_load_options(p)
 
+    from .batch import add_run_command
     from .static_export import add_export_command
 
     add_export_command(sub, load_options=_add_load_options)
+    add_run_command(sub)
     return parser
 
 
@@ -154,7 +156,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return run(args)
 
 
-COMMANDS = {"demo": cmd_demo, "validate": cmd_validate, "summary": cmd_summary, "export": cmd_export}
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a batch spec: one report per segment, an index and a manifest."""
+    from .batch import cmd_run as run
+
+    return run(args)
+
+
+COMMANDS = {"demo": cmd_demo, "validate": cmd_validate, "summary": cmd_summary, "export": cmd_export, "run": cmd_run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -251,6 +251,7 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        Path(tmp).chmod(0o644)  # mkstemp files are owner-only; a saved filter set is shared like any file
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

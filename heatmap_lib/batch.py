@@ -1,0 +1,1109 @@
+"""Scheduled runs (DESIGN.md section 7): one papermill run per segment, offline HTML reports, an index, a manifest.
+
+`load_spec` reads and checks a batch spec (YAML) before anything runs; `run` executes the spec's notebook once per
+segment through papermill's Python API in this one process (`workers` kernels at a time, each its own process),
+converts each executed notebook to a self-contained HTML page (`report.notebook_to_html`) and writes
+`<output>/<run id>/`:
+
+    index.html          every segment with its headline figures (written once all segments are done)
+    manifest.json       spec, data fingerprint, versions, per-segment status, timings, files, errors
+    <segment>.html      one offline report per segment that succeeded
+    notebooks/<segment>.ipynb   the executed notebooks, failed ones included
+
+Every file is written atomically (a temporary file in the same folder, then `os.replace`). `manifest.json` says
+`"status": "running"` from the start and `"complete"` only once the index is written, as the last write; an
+interrupted run (Ctrl-C, SIGTERM) stops its kernels, writes no index and leaves `"status": "interrupted"`.
+
+Cost: importing pandas, Ibis and Bokeh costs a fresh kernel about three times what starting it does, and
+validating the data again per segment grows with the data. So the run validates the data once, into a DuckDB file
+each kernel opens read-only (`report.open_data`), and each worker keeps its kernel for the next segment after
+clearing its names (`%reset -f`, working directory restored); a kernel whose segment failed is replaced, and
+`fresh_kernels=True` (`--fresh-kernels`) gives every segment a new one. Kernels talk over Unix sockets, so
+parallel kernel starts cannot race for TCP ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import platform
+import queue
+import re
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from .exceptions import FilterError, HeatmapError, SpecError
+from .filters import FilterSet
+
+__all__ = [
+    "BATCH_PARAMETERS",
+    "SPEC_KEYS",
+    "RunResult",
+    "SegmentResult",
+    "Spec",
+    "add_run_command",
+    "atomic_write",
+    "cmd_run",
+    "load_spec",
+    "notebook_parameters",
+    "resolve_segments",
+    "run",
+    "segment_file_names",
+    "slugify",
+]
+
+SPEC_KEYS: tuple[str, ...] = (
+    "notebook",
+    "data",
+    "segment_by",
+    "segments",
+    "filters",
+    "output",
+    "workers",
+    "parameters",
+    "include_emails",
+    "timeout",
+)
+REQUIRED_KEYS: tuple[str, ...] = ("notebook", "data", "segment_by", "output")
+# What `heatmap run` passes to every notebook; the notebook's `parameters` cell must declare each of them.
+BATCH_PARAMETERS: tuple[str, ...] = ("data", "filters", "segment_by", "segment", "include_emails", "batch")
+KERNEL = "python3"
+HEADLINE_MIME = "application/vnd.heatmap.headline+json"  # the figures a snapshot records (report.HEADLINE_MIME)
+MAX_SLUG = 60
+RESERVED_NAMES = frozenset({"index", "manifest", "notebooks", "con", "prn", "aux", "nul"})
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the spec
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A checked batch spec: paths are absolute (resolved against the spec file), filters a `FilterSet`.
+
+    `segments` is None for "all"; `parameters` are extra notebook parameters (each declared by the notebook);
+    `timeout` is the wall-clock limit of one segment in seconds (None: none).
+    """
+
+    notebook: Path
+    data: str
+    segment_by: str
+    output: Path
+    segments: tuple[str, ...] | None = None
+    filters: FilterSet = field(default_factory=FilterSet)
+    workers: int = 2
+    parameters: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    include_emails: bool = False
+    timeout: float | None = None
+    path: Path | None = None  # the spec file, when read from one
+
+    def replace(self, **changes: Any) -> Spec:
+        """A copy with some fields changed (for command-line overrides such as `--workers`)."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON-able data (for the manifest)."""
+        return {
+            "file": str(self.path) if self.path else None,
+            "notebook": str(self.notebook),
+            "data": self.data,
+            "segment_by": self.segment_by,
+            "segments": list(self.segments) if self.segments is not None else "all",
+            "filters": self.filters.to_dict(),
+            "output": str(self.output),
+            "workers": self.workers,
+            "parameters": dict(self.parameters),
+            "include_emails": self.include_emails,
+            "timeout": self.timeout,
+        }
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _is_url(value: str) -> bool:
+    return "://" in value
+
+
+def _plain(value: Any, where: str) -> Any:
+    """A parameter value papermill can write as a Python literal (YAML dates become ISO text)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, where) for k, v in value.items()}
+    raise SpecError(f"{where}: {value!r} is not a value a notebook parameter can take")
+
+
+def _text(spec: Mapping[str, Any], key: str, source: str) -> str:
+    value = spec[key]
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{source}: {key} must be a non-empty text, not {value!r}")
+    return value.strip()
+
+
+def load_spec(path: str | Path, *, check_notebook: bool = True) -> Spec:
+    """Read a batch spec (YAML, safe loader) and check it: keys, types, paths and the notebook's parameters.
+
+    Raises `SpecError` naming the file and the problem: an unknown key, a missing key, a value of the wrong
+    type, a filter set that does not load, or a parameter the notebook's `parameters` cell does not declare.
+    """
+    p = Path(path)
+    source = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{source}: cannot read the spec ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{source}: not valid YAML ({exc})") from None
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{source}: a spec is a mapping of keys ({', '.join(SPEC_KEYS)})")
+    unknown = [str(k) for k in raw if k not in SPEC_KEYS]
+    if unknown:
+        raise SpecError(
+            f"{source}: unknown key{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} "
+            f"(known keys: {', '.join(SPEC_KEYS)})"
+        )
+    missing = [k for k in REQUIRED_KEYS if raw.get(k) in (None, "")]
+    if missing:
+        raise SpecError(f"{source}: missing key{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    base = p.resolve().parent
+    notebook = _resolve(base, _text(raw, "notebook", source))
+    data = _text(raw, "data", source)
+    data = data if _is_url(data) else str(_resolve(base, data))
+    segment_by = _text(raw, "segment_by", source)
+    output = _resolve(base, _text(raw, "output", source))
+
+    segments_raw = raw.get("segments", "all")
+    segments: tuple[str, ...] | None
+    if segments_raw is None or segments_raw == "all":
+        segments = None
+    elif isinstance(segments_raw, list) and segments_raw:
+        values = [_plain(v, f"{source}: segments") for v in segments_raw]
+        if any(v is None or isinstance(v, list | dict) for v in values):
+            raise SpecError(f"{source}: segments must be 'all' or a list of values, not {segments_raw!r}")
+        segments = tuple(dict.fromkeys(str(v).strip() for v in values))
+    else:
+        raise SpecError(f"{source}: segments must be 'all' or a non-empty list of values, not {segments_raw!r}")
+
+    filters_raw = raw.get("filters")
+    try:
+        if filters_raw is None:
+            filters = FilterSet()
+        elif isinstance(filters_raw, Mapping):
+            filters = FilterSet.from_dict(filters_raw, source=f"{source}: filters")
+        elif isinstance(filters_raw, str):
+            filters = FilterSet.load(_resolve(base, filters_raw))
+        else:
+            raise SpecError(f"{source}: filters must be a mapping or the path of a filter-set file")
+    except FilterError as exc:
+        raise SpecError(f"{source}: filters: {exc}") from None
+    try:  # the segment is added to the filter set: waves and a date range cannot meet
+        filters.replace(**{segment_by: ["x"]})
+    except FilterError as exc:
+        raise SpecError(f"{source}: segment_by {segment_by} with these filters: {exc}") from None
+
+    workers = raw.get("workers", 2)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SpecError(f"{source}: workers must be a whole number >= 1, not {workers!r}")
+    params_raw = raw.get("parameters") or {}
+    if not isinstance(params_raw, Mapping) or not all(isinstance(k, str) for k in params_raw):
+        raise SpecError(f"{source}: parameters must be a mapping of parameter names to values")
+    parameters = {k: _plain(v, f"{source}: parameters.{k}") for k, v in params_raw.items()}
+    clash = [k for k in parameters if k in BATCH_PARAMETERS]
+    if clash:
+        raise SpecError(
+            f"{source}: parameters {', '.join(map(repr, clash))} are set by `heatmap run` itself "
+            "(use the spec's own keys: data, filters, segment_by, segments, include_emails)"
+        )
+    include_emails = raw.get("include_emails", False)
+    if not isinstance(include_emails, bool):
+        raise SpecError(f"{source}: include_emails must be true or false, not {include_emails!r}")
+    timeout = raw.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+        raise SpecError(f"{source}: timeout must be a number of seconds > 0, not {timeout!r}")
+
+    spec = Spec(
+        notebook=notebook,
+        data=data,
+        segment_by=segment_by,
+        output=output,
+        segments=segments,
+        filters=filters,
+        workers=workers,
+        parameters=MappingProxyType(parameters),
+        include_emails=include_emails,
+        timeout=float(timeout) if timeout is not None else None,
+        path=p.resolve(),
+    )
+    if check_notebook:
+        check_notebook_parameters(spec)
+    return spec
+
+
+def declared_parameters(notebook: str | Path) -> dict[str, Any]:
+    """The parameters a notebook's `parameters`-tagged cell declares (papermill's own inspection)."""
+    import papermill as pm
+
+    path = Path(notebook)
+    if not path.is_file():
+        raise SpecError(f"notebook {path} does not exist")
+    try:
+        params = pm.inspect_notebook(str(path))
+    except Exception as exc:  # nbformat and papermill raise several types for an unreadable notebook
+        raise SpecError(f"notebook {path}: cannot be read ({exc})") from None
+    return params
+
+
+def check_notebook_parameters(spec: Spec) -> None:
+    """Raise `SpecError` unless the notebook declares every batch parameter and every spec parameter."""
+    declared = declared_parameters(spec.notebook)
+    where = f"{spec.path}: " if spec.path else ""
+    if not declared:
+        raise SpecError(f"{where}notebook {spec.notebook} has no cell tagged `parameters` (or it assigns nothing)")
+    undeclared = [k for k in spec.parameters if k not in declared]
+    if undeclared:
+        raise SpecError(
+            f"{where}parameter{'s' * (len(undeclared) > 1)} {', '.join(map(repr, undeclared))} not declared "
+            f"in the parameters cell of {spec.notebook.name} (it declares: {', '.join(declared)})"
+        )
+    missing = [k for k in BATCH_PARAMETERS if k not in declared]
+    if missing:
+        raise SpecError(
+            f"{where}notebook {spec.notebook.name} does not declare {', '.join(map(repr, missing))} in its "
+            f"parameters cell; `heatmap run` passes {', '.join(BATCH_PARAMETERS)} to every segment"
+        )
+
+
+def notebook_parameters(spec: Spec, segment: str) -> dict[str, Any]:
+    """The parameters papermill injects for one segment: the spec's extra parameters, then the batch ones."""
+    return {
+        **dict(spec.parameters),
+        "data": spec.data,
+        "filters": spec.filters.to_dict() or None,
+        "segment_by": spec.segment_by,
+        "segment": segment,
+        "include_emails": spec.include_emails,
+        "batch": True,
+    }
+
+
+def resolve_segments(spec: Spec, dataset: Any) -> list[str]:
+    """The segment values to run: all distinct values of `segment_by` (within the filter set), or the spec's list.
+
+    `segment_by` must be an accounts column or `wave`; a listed value that does not occur is an error.
+    """
+    by = spec.segment_by
+    if by == "wave":
+        values = list(dataset.distinct_values("invitation_facts", "wave"))
+    elif by in dataset.account_columns:
+        values = list(dataset.distinct_values("accounts", by))
+    else:
+        cols = ", ".join(dataset.account_columns)
+        raise SpecError(f"segment_by {by!r} is neither an accounts column nor wave (accounts columns: {cols})")
+    allowed = spec.filters.criteria.get(by)
+    if allowed:
+        values = [v for v in values if v in allowed]
+    if spec.segments is None:
+        if not values:
+            raise SpecError(f"no {by} values to report on (in the data and the filter set)")
+        return values
+    unknown = [s for s in spec.segments if s not in values]
+    if unknown:
+        shown = ", ".join(values[:20]) + (" ..." if len(values) > 20 else "")
+        raise SpecError(
+            f"segment{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} of {by} not found "
+            f"in the data{' within the filter set' if allowed else ''} (values: {shown})"
+        )
+    return list(spec.segments)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# safe file names
+
+
+def slugify(value: str) -> str:
+    """A file-name-safe, lower-case ASCII form of a segment value ("" when nothing usable is left)."""
+    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return text[:MAX_SLUG].strip("-")
+
+
+def _short_hash(value: str) -> str:
+    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:8]
+
+
+def segment_file_names(values: Iterable[str]) -> dict[str, str]:
+    """A distinct, safe file stem per segment value; values whose slugs collide or are empty get a short hash.
+
+    `"A/B"` and `"A-B"` both slugify to `a-b`, so they become `a-b-<hash>` each; `"../../etc"` becomes `etc`; a
+    name the run folder uses itself (index, manifest) is disambiguated the same way. Case-insensitive file systems
+    are safe: stems are lower case.
+    """
+    values = list(dict.fromkeys(values))
+    slugs = {v: slugify(v) for v in values}
+    counts: dict[str, int] = {}
+    for s in slugs.values():
+        counts[s] = counts.get(s, 0) + 1
+    out: dict[str, str] = {}
+    for v, s in slugs.items():
+        if not s or counts[s] > 1 or s in RESERVED_NAMES:
+            s = f"{s}-{_short_hash(v)}" if s else f"segment-{_short_hash(v)}"
+        out[v] = s
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# atomic files
+
+
+@functools.cache
+def _file_mode() -> int:
+    """Read-write for whom the umask allows (mkstemp's 0600 would hide a shared report from its readers)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path: Path, data: str | bytes) -> Path:
+    """Write a file atomically: a temporary file in the same folder, flushed, then `os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, _file_mode())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_json(path: Path, data: Any) -> None:
+    atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class SegmentResult:
+    """One segment's outcome: status (pending, running, ok, failed, interrupted, cancelled), files, figures."""
+
+    value: str
+    slug: str
+    status: str = "pending"
+    started_at: str | None = None
+    seconds: float | None = None
+    execute_seconds: float | None = None
+    convert_seconds: float | None = None
+    html: str | None = None  # relative to the run folder
+    notebook: str | None = None
+    log: str | None = None  # the kernel process's own output, when it wrote any
+    headline: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The segment's manifest entry."""
+        return {
+            "segment": self.value,
+            "slug": self.slug,
+            "status": self.status,
+            "started_at": self.started_at,
+            "seconds": _round(self.seconds),
+            "execute_seconds": _round(self.execute_seconds),
+            "convert_seconds": _round(self.convert_seconds),
+            "files": {k: v for k, v in (("html", self.html), ("notebook", self.notebook), ("log", self.log)) if v},
+            "headline": self.headline,
+            "error": self.error,
+        }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its folder, status (complete or interrupted), segment results and exit status."""
+
+    run_id: str
+    folder: Path
+    status: str
+    segments: list[SegmentResult]
+    seconds: float
+
+    @property
+    def index(self) -> Path:
+        """The run's index page (written only when the run completed)."""
+        return self.folder / "index.html"
+
+    @property
+    def manifest(self) -> Path:
+        """The run's manifest."""
+        return self.folder / "manifest.json"
+
+    @property
+    def failed(self) -> list[SegmentResult]:
+        """The segments that did not produce a report."""
+        return [s for s in self.segments if s.status != "ok"]
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every segment succeeded, 1 when any failed, 130 when the run was interrupted."""
+        if self.status == "interrupted":
+            return 130
+        return 1 if self.failed else 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# kernels: one per worker, reused across its segments (namespace reset), stopped on failure or interrupt
+
+KERNEL_REUSE_LIMIT = 25  # segments one kernel runs before it is replaced (bounds what a long run accumulates)
+RESET_TAG = "heatmap-reset"
+
+
+def _kernel_manager_class() -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        """A kernel manager with a log for the kernel process's output, extra environment, and its clients.
+
+        nbclient leaves the clients it opens on a manager it does not own running; `heatmap_clients` lets the
+        worker stop them.
+        """
+
+        heatmap_log: Any = None
+        heatmap_env: Mapping[str, str] | None = None
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.heatmap_clients: list[Any] = []
+
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            # the kernel process's own stdout/stderr (startup warnings, crashes) go to a log, not the progress bar
+            if self.heatmap_log is not None:
+                kw.setdefault("stdout", self.heatmap_log)
+                kw.setdefault("stderr", self.heatmap_log)
+            if self.heatmap_env:
+                kw["env"] = {**kw.get("env", os.environ), **self.heatmap_env}
+            await super().start_kernel(**kw)
+
+        def client(self, **kwargs: Any) -> Any:
+            kc = super().client(**kwargs)
+            self.heatmap_clients.append(kc)
+            return kc
+
+    return TrackedKernelManager
+
+
+def _kill_kernels(kernels: Iterable[Any]) -> None:
+    """Kill kernel processes outright (safe from any thread: no event loop involved)."""
+    for km in list(kernels):
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        try:
+            if process is not None and process.poll() is None:
+                process.kill()
+        except (OSError, ValueError):
+            pass
+
+
+def _stop_clients(km: Any) -> None:
+    for kc in km.heatmap_clients:
+        with contextlib.suppress(Exception):  # a client of a killed kernel may fail to stop; it is dropped anyway
+            kc.stop_channels()
+    km.heatmap_clients.clear()
+
+
+def _reset_cell(folder: Path) -> Any:
+    """A first cell that clears what a previous segment left in a reused kernel: names, working directory."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(
+        "%reset -f\n"
+        "import gc as _heatmap_gc, os as _heatmap_os\n"
+        f"_heatmap_os.chdir({str(folder)!r})\n"
+        "_heatmap_gc.collect()\n"
+        "del _heatmap_gc, _heatmap_os"
+    )
+    cell.metadata["tags"] = [RESET_TAG]
+    return cell
+
+
+def _strip_reset(nb: Any) -> Any:
+    nb.cells = [c for c in nb.cells if RESET_TAG not in c.get("metadata", {}).get("tags", [])]
+    return nb
+
+
+class _KernelSlot:
+    """One worker's kernel: created on demand, reused for up to KERNEL_REUSE_LIMIT segments, replaced on failure.
+
+    With `fresh_kernels`, every segment gets a new kernel.
+    """
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.km: Any = None
+        self.log: Any = None
+        self.used = 0
+
+    def acquire(self) -> Any:
+        """The kernel manager for the next segment (nbclient starts its kernel in the notebook's folder)."""
+        if self.km is not None and (self.ctx.fresh_kernels or self.used >= KERNEL_REUSE_LIMIT):
+            self.dispose()
+        if self.km is None:
+            self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the kernel, closed in dispose()
+            self.km = self.ctx.km_class(kernel_name=KERNEL, **self.ctx.transport())  # type: ignore[misc]
+            self.km.heatmap_log = self.log
+            self.km.heatmap_env = self.ctx.kernel_env
+            self.used = 0
+            with self.ctx.lock:
+                self.ctx.kernels.add(self.km)
+        self.used += 1
+        return self.km
+
+    def release_clients(self) -> None:
+        if self.km is not None:
+            _stop_clients(self.km)
+
+    def log_text(self) -> bytes:
+        if self.log is None:
+            return b""
+        self.log.flush()
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.seek(0, os.SEEK_END)
+        return text
+
+    def dispose(self) -> None:
+        """Stop the kernel now (outputs are already in) and forget it."""
+        from jupyter_core.utils import run_sync
+
+        km, self.km = self.km, None
+        if km is None:
+            return
+        _stop_clients(km)
+        try:
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # already dead or half started: make sure the process is gone
+            _kill_kernels([km])
+        with self.ctx.lock:
+            self.ctx.kernels.discard(km)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# running
+
+
+@dataclass
+class _Context:
+    spec: Spec
+    folder: Path
+    notebook: Any  # nbformat.NotebookNode, read once, with the reset cell first
+    data_name: str
+    fresh_kernels: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    kernels: set[Any] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    km_class: type | None = None
+    kernel_env: dict[str, str] = field(default_factory=dict)
+    sockets: Path | None = None  # a short private folder for the kernels' IPC sockets
+    kernels_started: int = 0
+
+    def transport(self) -> dict[str, str]:
+        """Kernel transport: Unix sockets in a private folder (no TCP port races between parallel kernels)."""
+        if self.sockets is None or os.name != "posix":
+            return {}
+        with self.lock:
+            self.kernels_started += 1
+            n = self.kernels_started
+        return {"transport": "ipc", "ip": str(self.sockets / f"k{n}")}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("heatmap", "bokeh", "papermill", "nbconvert", "nbclient", "nbformat", "ipykernel"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _new_run_folder(output: Path) -> tuple[str, Path]:
+    """A fresh `<output>/<run id>` folder; the id is a UTC timestamp and a random suffix, created exclusively."""
+    output.mkdir(parents=True, exist_ok=True)
+    while True:
+        run_id = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        folder = output / run_id
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return run_id, folder
+
+
+def _headline_from(nb: Any) -> dict[str, Any] | None:
+    """The headline figures a snapshot recorded in the executed notebook (the last one), if any."""
+    found = None
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data") or {}
+            if HEADLINE_MIME in data:
+                found = data[HEADLINE_MIME]
+    return dict(found) if isinstance(found, Mapping) else None
+
+
+def _error_record(exc: BaseException) -> dict[str, Any]:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        tb = _ANSI.sub("", "\n".join(exc.traceback or []))
+        return {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)), "cell": exc.exec_count, "traceback": tb}
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def _execute(ctx: _Context, seg: SegmentResult, partial: Path, km: Any) -> Any:
+    """Run papermill on one segment; return the executed notebook, or None after recording the failure."""
+    import papermill as pm
+
+    timed_out = threading.Event()
+    timer = None
+    if ctx.spec.timeout:
+
+        def expire() -> None:
+            timed_out.set()
+            _kill_kernels([km])
+
+        timer = threading.Timer(ctx.spec.timeout, expire)
+        timer.daemon = True
+        timer.start()
+    try:
+        return pm.execute_notebook(
+            copy.deepcopy(ctx.notebook),
+            str(partial),
+            parameters=notebook_parameters(ctx.spec, seg.value),
+            kernel_name=KERNEL,
+            request_save_on_cell_execute=False,  # one write at the end (or on error), not one per cell
+            progress_bar=False,
+            log_output=False,
+            start_timeout=120,
+            execution_timeout=ctx.spec.timeout,
+            # the kernel's working directory is the notebook's folder, as in JupyterLab; not papermill's `cwd`,
+            # which chdirs this whole process and so races between worker threads
+            resources={"metadata": {"path": str(ctx.spec.notebook.parent)}},
+            km=km,
+        )
+    except Exception as exc:  # papermill, nbclient and jupyter_client raise many types; record any of them
+        seg.status = "failed"
+        seg.error = _error_record(exc)
+        if timed_out.is_set():
+            seg.error |= {
+                "type": "Timeout",
+                "message": f"segment exceeded the spec's timeout of {ctx.spec.timeout:g} s",
+            }
+        return None
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _run_segment(ctx: _Context, seg: SegmentResult, slot: _KernelSlot) -> SegmentResult:
+    """Execute and convert one segment (in a worker thread); a notebook error is recorded, never raised."""
+    import nbformat
+
+    from . import report
+
+    if ctx.stop.is_set():
+        seg.status = "cancelled"
+        return seg
+    start = time.perf_counter()
+    seg.started_at = _now()
+    seg.status = "running"
+    nb_dir = ctx.folder / "notebooks"
+    partial = nb_dir / f".{seg.slug}.partial.ipynb"  # papermill writes here; the final file is written whole
+    executed = _execute(ctx, seg, partial, slot.acquire())
+    slot.release_clients()
+    seg.execute_seconds = time.perf_counter() - start
+    if ctx.stop.is_set():
+        partial.unlink(missing_ok=True)
+        seg.status, seg.error = "interrupted", None
+        seg.seconds = time.perf_counter() - start
+        return seg
+    if executed is None:  # keep what the kernel process printed, then start the next segment on a new kernel
+        text = slot.log_text()
+        if text.strip():
+            seg.log = atomic_write(ctx.folder / "logs" / f"{seg.slug}.log", text).relative_to(ctx.folder).as_posix()
+        slot.dispose()
+    nb = executed if executed is not None else (nbformat.read(str(partial), as_version=4) if partial.exists() else None)
+    if nb is not None:
+        final = atomic_write(nb_dir / f"{seg.slug}.ipynb", nbformat.writes(_strip_reset(nb)))
+        seg.notebook = final.relative_to(ctx.folder).as_posix()
+    partial.unlink(missing_ok=True)
+    if executed is not None:
+        t = time.perf_counter()
+        try:
+            seg.headline = _headline_from(executed)
+            page = report.notebook_to_html(executed, title=f"Customer heat map: {ctx.spec.segment_by} {seg.value}")
+            if ctx.stop.is_set():
+                raise KeyboardInterrupt
+            seg.html = atomic_write(ctx.folder / f"{seg.slug}.html", page).name
+            seg.status = "ok"
+        except KeyboardInterrupt:
+            seg.status = "interrupted"
+        except Exception as exc:
+            seg.status = "failed"
+            seg.error = _error_record(exc)
+        seg.convert_seconds = time.perf_counter() - t
+    seg.seconds = time.perf_counter() - start
+    return seg
+
+
+def _worker(ctx: _Context, todo: queue.Queue, done: queue.Queue) -> None:
+    """A worker thread: take segments until none is left (or the run stops), with one kernel at a time."""
+    slot = _KernelSlot(ctx)
+    try:
+        while not ctx.stop.is_set():
+            try:
+                seg = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                _run_segment(ctx, seg, slot)
+            except Exception as exc:  # a bug here must fail the segment, not hang the run
+                seg.status, seg.error = "failed", _error_record(exc)
+                slot.dispose()
+            done.put(seg)
+    finally:
+        slot.dispose()
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM, so a terminated run cleans up like an interrupted one."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Interrupted(f"signal {signum}")
+
+
+def run(
+    spec: Spec,
+    *,
+    progress: bool = True,
+    fresh_kernels: bool = False,
+    on_segment: Callable[[SegmentResult], None] | None = None,
+) -> RunResult:
+    """Run a batch: one report per segment into `<spec.output>/<run id>/`, then the index and the manifest.
+
+    Each worker runs its segments on one kernel, clearing the namespace before each (imports are what a
+    fresh kernel costs most); a kernel that failed is replaced. `fresh_kernels=True` starts a new kernel for
+    every segment instead. A failing segment is recorded (error, traceback, failed notebook) and the others go
+    on; the result's `exit_status` is then 1. On KeyboardInterrupt or SIGTERM the kernels are killed, the
+    manifest says `interrupted`, and KeyboardInterrupt is raised again.
+    """
+    import nbformat
+
+    from . import report
+    from .data import load
+
+    started = time.perf_counter()
+    check_notebook_parameters(spec)
+    nb = nbformat.read(str(spec.notebook), as_version=4)
+    nb.cells.insert(0, _reset_cell(spec.notebook.parent))
+    spec.output.mkdir(parents=True, exist_ok=True)
+    # The data are loaded and validated once, into a DuckDB file every kernel opens read-only (report.open_data)
+    # rather than validating them again per segment; it lives beside the runs and goes when the run ends.
+    with tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-") as prepared:
+        dataset = load(spec.data, database=Path(prepared) / "dataset.duckdb")
+        try:
+            sidecar = report.save_prepared(dataset, Path(prepared) / "dataset.duckdb")
+            return _run_loaded(
+                spec, nb, dataset, sidecar, started, progress=progress, fresh=fresh_kernels, on_segment=on_segment
+            )
+        finally:
+            dataset.con.close()
+
+
+def _run_loaded(
+    spec: Spec,
+    nb: Any,
+    dataset: Any,
+    sidecar: Path,
+    started: float,
+    *,
+    progress: bool,
+    fresh: bool,
+    on_segment: Callable[[SegmentResult], None] | None,
+) -> RunResult:
+    from tqdm import tqdm
+
+    from . import report
+
+    values = resolve_segments(spec, dataset)
+    names = segment_file_names(values)
+    run_id, folder = _new_run_folder(spec.output)
+    ctx = _Context(spec=spec, folder=folder, notebook=nb, data_name=Path(spec.data).name, fresh_kernels=fresh)
+    ctx.km_class = _kernel_manager_class()
+    # Unix socket paths are limited to about 100 characters: the folder is a short one in the system temp dir
+    ctx.sockets = Path(tempfile.mkdtemp(prefix="heatmap-")) if os.name == "posix" else None
+    (folder / "notebooks").mkdir()
+    segments = [SegmentResult(value=v, slug=names[v]) for v in values]
+    manifest: dict[str, Any] = {
+        "format": 1,
+        "status": "running",
+        "run_id": run_id,
+        "started_at": _now(),
+        "finished_at": None,
+        "seconds": None,
+        "spec": spec.as_dict(),
+        "kernels": "fresh per segment"
+        if fresh
+        else f"one per worker, reset between segments (<= {KERNEL_REUSE_LIMIT})",
+        "data": {
+            "path": spec.data,
+            "fingerprint": dataset.fingerprint(),
+            "rows": dict(dataset.rows),
+            "excluded": dataset.exclusion_note(),
+        },
+        "versions": _versions(),
+        "counts": {},
+        "segments": [],
+        "index": None,
+    }
+
+    def save(status: str | None = None) -> None:
+        if status:
+            manifest["status"] = status
+        manifest["segments"] = [s.as_dict() for s in segments]
+        manifest["counts"] = {
+            k: sum(s.status == k for s in segments)
+            for k in ("ok", "failed", "running", "pending", "interrupted", "cancelled")
+        }
+        manifest["seconds"] = _round(time.perf_counter() - started)
+        _write_json(folder / "manifest.json", manifest)
+
+    save()
+    # the kernels open the data read-only: DuckDB lets several processes read a file nobody writes
+    dataset.con.close()
+    ctx.kernel_env = {report.PREPARED_ENV: str(sidecar)}
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    previous_int = signal.getsignal(signal.SIGINT) if in_main else None
+    bar = tqdm(total=len(segments), desc=f"heatmap run {run_id}", unit="segment", file=sys.stderr, disable=not progress)
+    todo: queue.Queue = queue.Queue()
+    done: queue.Queue = queue.Queue()
+    for seg in segments:
+        todo.put(seg)
+    threads = [
+        threading.Thread(target=_worker, args=(ctx, todo, done), name=f"heatmap-run-{i}", daemon=True)
+        for i in range(min(spec.workers, len(segments)))
+    ]
+    reader = None  # a read-only view of the data, opened only if a notebook records no headline figures
+    try:
+        for t in threads:
+            t.start()
+        finished = 0
+        while finished < len(segments):
+            try:
+                seg = done.get(timeout=0.5)
+            except queue.Empty:
+                if not any(t.is_alive() for t in threads) and done.empty():
+                    raise HeatmapError("the batch workers stopped with segments left undone") from None
+                continue
+            finished += 1
+            if seg.status == "ok" and seg.headline is None:  # the notebook recorded none: compute them here
+                if reader is None:
+                    reader = report.open_data(spec.data, prepared=sidecar)
+                seg.headline = report.segment_headline(
+                    reader,
+                    spec.filters,
+                    segment_by=spec.segment_by,
+                    segment=seg.value,
+                    red_below=spec.parameters.get("red_below"),
+                    green_above=spec.parameters.get("green_above"),
+                ).as_dict()
+            bar.update(1)
+            bar.set_postfix_str(f"{sum(s.status == 'failed' for s in segments)} failed")
+            if on_segment is not None:
+                on_segment(seg)
+            save()
+        for t in threads:
+            t.join()
+        index = report.render_index(manifest_for_index(manifest, segments, ctx))
+        atomic_write(folder / "index.html", index)
+        manifest["index"] = "index.html"
+        manifest["finished_at"] = _now()
+        save("complete")  # the last write: only now does the run look complete
+    except KeyboardInterrupt as exc:
+        if in_main:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ctx.stop.set()
+        _stop_workers(ctx, threads)
+        for seg in segments:
+            if seg.status in ("pending", "running"):
+                seg.status = "interrupted" if seg.status == "running" else "cancelled"
+        for partial in (folder / "notebooks").glob(".*.partial.ipynb"):
+            partial.unlink(missing_ok=True)
+        manifest["finished_at"] = _now()
+        manifest["interrupted_by"] = "SIGTERM" if isinstance(exc, _Interrupted) else "KeyboardInterrupt"
+        save("interrupted")
+        raise
+    finally:
+        ctx.stop.set()
+        _stop_workers(ctx, threads, patience=0 if all(not t.is_alive() for t in threads) else 30.0)
+        bar.close()
+        if reader is not None:
+            reader.con.close()
+        if ctx.sockets is not None:
+            shutil.rmtree(ctx.sockets, ignore_errors=True)
+        for signum, handler in ((signal.SIGTERM, previous), (signal.SIGINT, previous_int)):
+            if in_main and handler is not None:
+                signal.signal(signum, handler)
+    return RunResult(run_id, folder, "complete", segments, time.perf_counter() - started)
+
+
+def _stop_workers(ctx: _Context, threads: Sequence[threading.Thread], patience: float = 30.0) -> None:
+    """Kill the workers' kernels until their threads return (a kernel may still be starting)."""
+    deadline = time.monotonic() + patience
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        with ctx.lock:
+            kernels = list(ctx.kernels)
+        _kill_kernels(kernels)
+        for t in threads:
+            t.join(timeout=0.2)
+
+
+def manifest_for_index(manifest: Mapping[str, Any], segments: Sequence[SegmentResult], ctx: _Context) -> dict:
+    """What the index page shows: run facts and one row per segment."""
+    return {
+        "run_id": manifest["run_id"],
+        "started_at": manifest["started_at"],
+        "spec_file": Path(ctx.spec.path).name if ctx.spec.path else None,
+        "data_name": ctx.data_name,
+        "fingerprint": manifest["data"]["fingerprint"],
+        "excluded": manifest["data"]["excluded"],
+        "segment_by": ctx.spec.segment_by,
+        "filters": ctx.spec.filters.describe(),
+        "versions": manifest["versions"],
+        "segments": [s.as_dict() for s in segments],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# command line
+
+
+def add_run_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `heatmap run SPEC [--workers N] [--output DIR] [--segments a,b]` to a CLI's subparsers."""
+    p = subparsers.add_parser(
+        "run",
+        help="run a batch spec: one HTML report per segment, an index and a manifest",
+        description="Execute the spec's notebook once per segment with papermill and convert each to an offline "
+        "HTML report, written with index.html and manifest.json to <output>/<run id>/.",
+    )
+    p.add_argument("spec", type=Path, help="batch spec (YAML), e.g. params/by_region.yaml")
+    p.add_argument("--workers", type=int, default=None, help="segments run in parallel (default: the spec's)")
+    p.add_argument("--output", type=Path, default=None, help="output folder (default: the spec's)")
+    p.add_argument(
+        "--segments", default=None, help="comma-separated segment values to run (default: the spec's segments)"
+    )
+    p.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="start a new kernel for every segment (slower; by default each worker reuses its kernel, "
+        "clearing its names between segments)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_run)
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a batch spec from the command line; print the index path; 1 when a segment failed."""
+    spec = load_spec(args.spec)
+    changes: dict[str, Any] = {}
+    if args.workers is not None:
+        if args.workers < 1:
+            raise SpecError(f"--workers must be at least 1, not {args.workers}")
+        changes["workers"] = args.workers
+    if args.output is not None:
+        changes["output"] = args.output.resolve()
+    if args.segments:
+        changes["segments"] = tuple(dict.fromkeys(s.strip() for s in args.segments.split(",") if s.strip()))
+    spec = spec.replace(**changes)
+    result = run(spec, progress=not args.no_progress, fresh_kernels=args.fresh_kernels)
+    for seg in result.failed:
+        err = seg.error or {}
+        print(
+            f"heatmap: segment {seg.value!r} failed: {err.get('type', '')}: {err.get('message', '')}",
+            file=sys.stderr,
+        )
+    ok = len(result.segments) - len(result.failed)
+    print(f"{ok} of {len(result.segments)} segment reports written; manifest: {result.manifest}", file=sys.stderr)
+    print(result.index)
+    return result.exit_status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m heatmap_lib.batch SPEC ...`: the run command on its own (until the CLI wires it)."""
+    parser = argparse.ArgumentParser(prog="heatmap")
+    add_run_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["run", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        return args.handler(args)
+    except HeatmapError as exc:
+        print(f"heatmap: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("heatmap: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,743 @@
+"""Shared snapshots (DESIGN.md section 8): what one segment's report shows, built to work with no kernel.
+
+`snapshot()` computes a segment's summary and builds its view: a header (segment, data, filters, exclusions,
+warnings), headline figures, the bubble chart and account table (`chart.py`, `table.py`) wired to client-side
+filters, and the not-surveyed list. `show_snapshot()` is what a notebook cell calls: in a batch run it emits one
+static HTML output (Bokeh `components()`: a div and the document's JSON, no BokehJS) that `notebook_to_html`
+turns into an offline page carrying the slim BokehJS bundle once in its head; in a live JupyterLab kernel it loads
+BokehJS inline and shows the layout through Bokeh's notebook support.
+
+What reaches a page is this segment's data only, in the columns the views use: no other segment's accounts, not
+even in an undrawn data source, and no contact data at all (emails never). Customer text is escaped everywhere:
+`html.escape` in the HTML built here, Bokeh's escaped `@field` tooltips and text cells in the chart and table.
+
+The filter controls are plain HTML `<select>`s driving an `IndexFilter` per data source through the page's Bokeh
+document: Bokeh's own Select/MultiChoice would need the `bokeh-widgets` bundle (382 KB), which would push a
+1,000-account report past its 2 MB budget; the table needs only `bokeh-tables`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import json
+import math
+import os
+import secrets
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .exceptions import FilterError, FilterWarning
+from .filters import FilterSet, coerce, scope
+from .metrics import BAND_LABELS, BANDS, account_summary, not_surveyed, scope_counts
+
+if TYPE_CHECKING:
+    from bokeh.resources import Component
+
+__all__ = [
+    "BOKEHJS_COMPONENTS",
+    "HEADLINE_MIME",
+    "TEMPLATES",
+    "Headline",
+    "Snapshot",
+    "bokehjs_inline",
+    "headline",
+    "notebook_to_html",
+    "open_data",
+    "render_index",
+    "save_prepared",
+    "segment_filters",
+    "segment_headline",
+    "show_snapshot",
+    "snapshot",
+]
+
+HEADLINE_MIME = "application/vnd.heatmap.headline+json"  # the figures a snapshot records for the batch index
+BOKEHJS_COMPONENTS: tuple[Component, ...] = ("bokeh", "bokeh-tables")  # DataTable needs bokeh-tables, not bokeh-widgets
+TEMPLATES = Path(__file__).parent / "templates"
+SNAPSHOT_TEMPLATE = "heatmap_snapshot"  # nbconvert template folder under TEMPLATES
+# The summary columns sent to the browser: what the chart, the table and the client-side filters use.
+VIEW_COLUMNS: tuple[str, ...] = (
+    "account_id",
+    "account_name",
+    "account_manager",
+    "tier",
+    "value",
+    "contacts_invited",
+    "invitations",
+    "responses",
+    "response_rate",
+    "nps",
+    "nps_low",
+    "nps_high",
+    "band",
+    "small_sample",
+)
+FACETS: tuple[tuple[str, str], ...] = (("tier", "Tier"), ("account_manager", "Account manager"), ("band", "Band"))
+NOT_SURVEYED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("account_name", "Account"),
+    ("value", "Value"),
+    ("tier", "Tier"),
+    ("account_manager", "Account manager"),
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the data: loaded once per batch run
+
+PREPARED_ENV = "HEATMAP_PREPARED_DATA"  # set by `heatmap run` in each kernel: the run's validated copy of the data
+
+
+def save_prepared(dataset: Any, database: str | Path) -> Path:
+    """Describe a dataset loaded into the DuckDB file `database` (by `load(..., database=...)`) for `open_data`.
+
+    Writes `<database>.json` beside it (source path, tables, rows, account columns, exclusions) and returns it.
+    """
+    db = Path(database)
+    info = {
+        "source": str(dataset.path),
+        "database": str(db),
+        "present": sorted(dataset.present),
+        "rows": dict(dataset.rows),
+        "account_columns": list(dataset.account_columns),
+        "exclusions": [{"table": e.table, "rows": e.rows, "file": e.file} for e in dataset.exclusions],
+        "notes": list(dataset.notes),
+        "files": [str(f) for f in getattr(dataset, "_files", ())],
+    }
+    sidecar = db.with_name(db.name + ".json")
+    sidecar.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    return sidecar
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except OSError:
+        return str(a) == str(b)
+
+
+def open_data(data: Any, *, prepared: str | Path | None = None) -> Any:
+    """A Dataset from a Dataset or a dataset path, as a notebook should open its `data` parameter.
+
+    In a kernel started by `heatmap run`, a path naming the run's data opens the copy the run validated once,
+    read-only, instead of loading and validating it again for every segment; anywhere else, `load(path)`.
+    `prepared` names that copy's description (`save_prepared`) explicitly instead of the environment.
+    """
+    from .data import Dataset, Exclusion, load
+
+    if not isinstance(data, str | Path):
+        return data
+    prepared = prepared or os.environ.get(PREPARED_ENV)
+    if prepared and Path(prepared).is_file():
+        info = json.loads(Path(prepared).read_text(encoding="utf-8"))
+        if _same_path(info["source"], data) and Path(info["database"]).is_file():
+            import duckdb
+
+            return Dataset(
+                path=info["source"],
+                con=duckdb.connect(info["database"], read_only=True),
+                present=frozenset(info["present"]),
+                rows={k: int(v) for k, v in info["rows"].items()},
+                exclusions=tuple(Exclusion(**e) for e in info["exclusions"]),
+                notes=tuple(info["notes"]),
+                account_columns=tuple(info["account_columns"]),
+                _files=tuple(Path(f) for f in info["files"]),
+            )
+    return load(data)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# figures
+
+
+def segment_filters(
+    filters: FilterSet | Mapping[str, Any] | str | Path | None, segment_by: str | None, segment: Any
+) -> FilterSet:
+    """The filter set narrowed to one segment (`{segment_by: [segment]}`); no segment: the filter set as is.
+
+    When the filter set already restricts `segment_by`, the segment must be one of its values (the scope is the
+    intersection, never wider than the filter set).
+    """
+    fs = coerce(filters)
+    if segment_by is None or segment is None:
+        return fs
+    value = str(segment).strip()
+    allowed = fs.criteria.get(segment_by)
+    if allowed and value not in allowed:
+        raise FilterError(f"segment {value!r} is outside the filter set's {segment_by}: {', '.join(allowed)}")
+    return fs.replace(**{segment_by: [value]})
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A segment's headline figures: accounts in scope, surveyed, response rate, NPS and its interval, bands."""
+
+    accounts: int
+    surveyed: int
+    not_surveyed: int
+    invitations: int
+    responses: int
+    response_rate: float
+    nps: float | None
+    nps_low: float | None
+    nps_high: float | None
+    bands: Mapping[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able figures (no NaN: a missing NPS is None)."""
+        return {
+            "accounts": self.accounts,
+            "surveyed": self.surveyed,
+            "not_surveyed": self.not_surveyed,
+            "invitations": self.invitations,
+            "responses": self.responses,
+            "response_rate": self.response_rate,
+            "nps": self.nps,
+            "nps_low": self.nps_low,
+            "nps_high": self.nps_high,
+            "bands": dict(self.bands),
+        }
+
+
+def _float(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def headline(summary: pd.DataFrame, counts: Mapping[str, int]) -> Headline:
+    """Headline figures from an account summary and `metrics.scope_counts` of the same scope."""
+    from .metrics import nps, nps_interval
+
+    promoters = int(summary["promoters"].sum()) if len(summary) else 0
+    passives = int(summary["passives"].sum()) if len(summary) else 0
+    detractors = int(summary["detractors"].sum()) if len(summary) else 0
+    responses = int(counts.get("responses", promoters + passives + detractors))
+    invitations = int(counts.get("invitations", 0))
+    interval = nps_interval(promoters, passives, detractors)
+    bands = summary["band"].value_counts() if len(summary) else pd.Series(dtype="int64")
+    return Headline(
+        accounts=int(counts.get("accounts", len(summary))),
+        surveyed=len(summary),
+        not_surveyed=int(counts.get("accounts", len(summary))) - len(summary),
+        invitations=invitations,
+        responses=responses,
+        response_rate=responses / invitations if invitations else 0.0,
+        nps=_float(nps(promoters, detractors, promoters + passives + detractors)),
+        nps_low=interval[0] if interval else None,
+        nps_high=interval[1] if interval else None,
+        bands={b: int(bands.get(b, 0)) for b in BANDS},
+    )
+
+
+def segment_headline(
+    dataset: Any,
+    filters: FilterSet | Mapping[str, Any] | str | Path | None = None,
+    *,
+    segment_by: str | None = None,
+    segment: Any = None,
+    red_below: float | None = None,
+    green_above: float | None = None,
+) -> Headline:
+    """A segment's headline figures alone (no view): what the batch index shows when a notebook recorded none."""
+    fs = segment_filters(filters, segment_by, segment)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FilterWarning)
+        sc = scope(dataset, fs)
+        summary = account_summary(dataset, scoped=sc, red_below=red_below, green_above=green_above)
+        counts = scope_counts(dataset, scoped=sc)
+    return headline(summary, counts)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the snapshot
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _money(x: Any) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x):,.0f}"
+
+
+def _score(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.1f}".replace("-", "\u2212")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One segment's report: header facts, headline figures, the Bokeh layout and the not-surveyed accounts.
+
+    Displays in IPython as one static HTML fragment (which needs BokehJS on the page: the batch template puts it
+    there) plus the headline figures as JSON for the batch index. `show_snapshot` is the notebook entry point.
+    """
+
+    title: str
+    data_name: str
+    filters: FilterSet
+    segment_by: str | None
+    segment: str | None
+    exclusion_note: str | None
+    warnings: tuple[str, ...]
+    headline: Headline
+    layout: Any  # a Bokeh layout: chart over table
+    facets: Mapping[str, tuple[str, ...]]  # column -> values offered by the client-side filter controls
+    not_surveyed: pd.DataFrame  # the display columns only
+    uid: str = field(default_factory=lambda: secrets.token_hex(4))
+    generated_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+    # -- HTML pieces (each escapes every value it shows) -----------------------------------------------------
+    def header_html(self) -> str:
+        """Title, data, filters, generation time, the exclusion note and filter warnings."""
+        parts = [f'<div class="hm-snapshot" id="hm-{self.uid}">', STYLE, f"<h2>{_e(self.title)}</h2>"]
+        meta = [f"Data: <b>{_e(self.data_name)}</b>", f"Filters: {_e(self.filters.describe())}"]
+        meta.append(f"Generated {_e(self.generated_at)}")
+        parts.append(f'<p class="hm-meta">{" &middot; ".join(meta)}</p>')
+        if self.exclusion_note:
+            parts.append(f'<p class="hm-note">{_e(self.exclusion_note)}</p>')
+        if self.warnings:
+            items = "".join(f"<li>{_e(w)}</li>" for w in self.warnings)
+            parts.append(f'<div class="hm-warn">Filter warnings:<ul>{items}</ul></div>')
+        h = self.headline
+        cards = [
+            ("Accounts", f"{h.accounts:,}"),
+            ("Surveyed", f"{h.surveyed:,}"),
+            ("Not surveyed", f"{h.not_surveyed:,}"),
+            ("Response rate", f"{h.response_rate:.0%}"),
+            ("NPS", _score(h.nps)),
+        ]
+        parts.append('<div class="hm-cards">')
+        parts += [f'<div class="hm-card"><span>{k}</span><b>{v}</b></div>' for k, v in cards]
+        bands = "".join(
+            f'<span class="hm-band hm-{b}">{_e(BAND_LABELS[b])} {h.bands.get(b, 0):,}</span>' for b in BANDS
+        )
+        parts.append(f'<div class="hm-card hm-bands"><span>Bands</span>{bands}</div></div></div>')
+        return "".join(parts)
+
+    def controls_html(self) -> str:
+        """Client-side filters: a select per facet driving the chart's and table's views; empty when no data."""
+        if not self.headline.surveyed or not self.facets:
+            return ""
+        selects = []
+        for column, label in FACETS:
+            if column not in self.facets:
+                continue
+            options = ['<option value="">All</option>']
+            for v in self.facets[column]:
+                text = BAND_LABELS.get(v, v) if column == "band" else v
+                options.append(f'<option value="{_e(v)}">{_e(text)}</option>')
+            selects.append(f'<label>{label} <select data-column="{column}">{"".join(options)}</select></label>')
+        n = self.headline.surveyed
+        return (
+            f'<div class="hm-controls" data-hm-uid="{self.uid}">{"".join(selects)}'
+            f'<button type="button" class="hm-reset">Show all</button>'
+            f'<span class="hm-count">{n:,} of {n:,} accounts shown</span></div>'
+            f"<script>{CONTROLS_JS.replace('__UID__', self.uid)}</script>"
+        )
+
+    def bokeh_html(self) -> str:
+        """The layout as Bokeh `components()`: a div and a script with this document's JSON (no BokehJS)."""
+        return _components(self)
+
+    def not_surveyed_html(self) -> str:
+        """The accounts in scope with no invitation, most valuable first."""
+        df = self.not_surveyed
+        if not len(df):
+            return '<div class="hm-snapshot"><h3>Not surveyed</h3><p>Every account in scope was invited.</p></div>'
+        cols = [(c, label) for c, label in NOT_SURVEYED_COLUMNS if c in df.columns]
+        head = "".join(f"<th>{label}</th>" for _, label in cols)
+        rows = []
+        for rec in df.itertuples(index=False):
+            cells = []
+            for c, _ in cols:
+                v = getattr(rec, c)
+                cells.append(f'<td class="hm-num">{_money(v)}</td>' if c == "value" else f"<td>{_e(v)}</td>")
+            rows.append(f"<tr>{''.join(cells)}</tr>")
+        n = len(df)
+        return (
+            f'<div class="hm-snapshot"><h3>Not surveyed: {n:,} account{"s" * (n != 1)} with no invitation in '
+            f'scope</h3><div class="hm-scroll"><table class="hm-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div></div>"
+        )
+
+    def html(self) -> str:
+        """The whole static fragment: header, controls, chart and table, not-surveyed list."""
+        return self.header_html() + self.controls_html() + self.bokeh_html() + self.not_surveyed_html()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {
+            "text/html": self.html(),
+            "text/plain": f"<Snapshot {self.title}: {self.headline.surveyed} surveyed accounts>",
+            HEADLINE_MIME: self.headline.as_dict(),
+        }
+
+
+_components_lock = threading.Lock()
+
+
+def _components(snap: Snapshot) -> str:
+    cached = getattr(snap, "_components_html", None)
+    if cached is None:
+        from bokeh.embed import components
+
+        with _components_lock:
+            script, div = components(snap.layout)
+        cached = f'<div class="hm-bokeh">{div}</div>{script}'
+        object.__setattr__(snap, "_components_html", cached)
+    return cached
+
+
+def _view_frame(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary cut to the columns the views use (nothing else is sent to the browser)."""
+    view = summary[[c for c in VIEW_COLUMNS if c in summary.columns]].copy()
+    view.attrs = dict(summary.attrs)
+    return view
+
+
+def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str) -> Any:
+    """Chart over table, each data source filtered by an IndexFilter the controls rewrite (named by `uid`)."""
+    from bokeh.layouts import column
+    from bokeh.models import CDSView, IndexFilter
+    from bokeh.models.renderers import GlyphRenderer
+    from bokeh.models.widgets.tables import DataTable
+
+    from .chart import bubble_chart
+    from .table import account_table
+
+    chart = bubble_chart(view, log_x=log_x, title=title)
+    table = account_table(view)
+    table_model = getattr(table, "table", table)
+    layout = column(chart.figure, table_model)
+    sources: list[Any] = []
+    facet_values = {
+        c: dict(zip(view["account_id"].astype(str), view[c].astype(str), strict=True))
+        for c, _ in FACETS
+        if c in view.columns
+    }
+    models: list[Any] = [*layout.select({"type": GlyphRenderer}), *layout.select({"type": DataTable})]
+    for model in models:
+        src: Any = model.data_source if isinstance(model, GlyphRenderer) else model.source
+        if "account_id" not in src.data:
+            continue
+        if src not in sources:
+            sources.append(src)
+            ids = [str(a) for a in src.data["account_id"]]
+            for c, by_id in facet_values.items():  # every filtered source carries every facet column
+                if c not in src.data:
+                    src.data[c] = [by_id.get(a, "") for a in ids]
+        k = sources.index(src)
+        src.name = f"hm-source-{uid}-{k}"
+        filt = next(iter(layout.select({"name": f"hm-filter-{uid}-{k}"})), None) or IndexFilter(
+            name=f"hm-filter-{uid}-{k}"
+        )
+        view_model = model.view if model.view is not None else CDSView()
+        current: Any = view_model.filter
+        is_all = current is None or type(current).__name__ == "AllIndices"
+        view_model.filter = filt if is_all else current & filt
+        model.view = view_model
+        if isinstance(model, DataTable):
+            model.reorderable = False  # column drag needs jquery-ui, which is not on the page
+    for src in sources:  # only what a glyph, column, template, tooltip, filter or script reads goes to the page
+        used = _fields_used(layout, src) | set(facet_values)
+        src.data = {k: v for k, v in src.data.items() if k in used}
+    return layout
+
+
+def _fields_used(layout: Any, source: Any) -> set[str]:
+    """The columns of `source` a layout reads: glyph fields, view filters, tooltips, table columns, templates.
+
+    Scripts (CustomJS) are searched for every identifier, conservatively.
+    """
+    import re
+
+    from bokeh.core.property.vectorization import Field
+    from bokeh.models import CustomJS, GroupFilter, HoverTool
+    from bokeh.models.renderers import GlyphRenderer
+    from bokeh.models.widgets.tables import DataTable, HTMLTemplateFormatter
+
+    def fields(model: Any) -> set[str]:
+        found: set[str] = set()
+        for m in model.references():
+            for value in m.properties_with_values(include_defaults=True).values():
+                if isinstance(value, Field):
+                    found.add(value.field)
+            if isinstance(m, GroupFilter):
+                found.add(m.column_name)
+            elif isinstance(m, HTMLTemplateFormatter):
+                found |= set(re.findall(r"<%[=-]?\s*([A-Za-z_]\w*)", m.template))
+        return found
+
+    used: set[str] = set()
+    renderers = [r for r in layout.select({"type": GlyphRenderer}) if r.data_source is source]
+    for r in renderers:
+        used |= fields(r)
+    for tool in layout.select({"type": HoverTool}):
+        targets = tool.renderers if isinstance(tool.renderers, list) else renderers
+        if any(t in renderers for t in targets):
+            used |= set(re.findall(r"@\{?([A-Za-z_]\w*)", str(tool.tooltips)))
+    for table in layout.select({"type": DataTable}):
+        if table.source is source:
+            used |= fields(table) | {c.field for c in table.columns}
+    for script in layout.select({"type": CustomJS}):
+        used |= set(re.findall(r"[A-Za-z_]\w*", script.code))
+    return used
+
+
+def snapshot(
+    dataset: Any,
+    filters: FilterSet | Mapping[str, Any] | str | Path | None = None,
+    *,
+    segment_by: str | None = None,
+    segment: Any = None,
+    log_x: bool = False,
+    red_below: float | None = None,
+    green_above: float | None = None,
+    title: str | None = None,
+) -> Snapshot:
+    """Compute one segment's report: `dataset` (a Dataset or a dataset path), the filter set plus the segment.
+
+    `segment_by` is an accounts column or `wave`; with no segment the snapshot covers the whole filter set.
+    """
+    ds = open_data(dataset)
+    fs = segment_filters(filters, segment_by, segment)
+    with warnings.catch_warnings():  # shown in the header, not as stderr in the report
+        warnings.simplefilter("ignore", FilterWarning)
+        sc = scope(ds, fs)
+        summary = account_summary(ds, scoped=sc, red_below=red_below, green_above=green_above)
+        missing = not_surveyed(ds, scoped=sc)
+        counts = scope_counts(ds, scoped=sc)
+    seg_text = None if segment is None else str(segment).strip()
+    if title is None:
+        title = "Customer heat map" + (f": {segment_by} {seg_text}" if segment_by and seg_text is not None else "")
+    view = _view_frame(summary)
+    uid = secrets.token_hex(4)
+    layout = _build_layout(view, log_x=log_x, title=title, uid=uid)
+    facets = {}
+    for column, _ in FACETS:
+        if column == "band":
+            present = set(view["band"]) if "band" in view else set()
+            facets[column] = tuple(b for b in BANDS if b in present)
+        elif column in view.columns:
+            facets[column] = tuple(sorted({str(v) for v in view[column].dropna()}, key=str.casefold))
+    facets = {k: v for k, v in facets.items() if v}
+    shown = [c for c, _ in NOT_SURVEYED_COLUMNS if c in missing.columns]
+    return Snapshot(
+        title=title,
+        data_name=Path(str(ds.path)).name,
+        filters=coerce(filters),
+        segment_by=segment_by,
+        segment=seg_text,
+        exclusion_note=ds.exclusion_note(),
+        warnings=tuple(sc.warnings),
+        headline=headline(summary, counts),
+        layout=layout,
+        facets=facets,
+        not_surveyed=missing[shown].reset_index(drop=True),
+        uid=uid,
+    )
+
+
+_live_bokehjs_loaded = False
+
+
+def show_snapshot(
+    dataset: Any,
+    filters: FilterSet | Mapping[str, Any] | str | Path | None = None,
+    *,
+    segment_by: str | None = None,
+    segment: Any = None,
+    log_x: bool = False,
+    red_below: float | None = None,
+    green_above: float | None = None,
+    title: str | None = None,
+    embed_bokehjs: bool = True,
+) -> None:
+    """Display a segment's snapshot in the notebook (returns None, so a cell ending with it shows it once).
+
+    `embed_bokehjs=False` (batch runs): one static HTML output with no BokehJS; the page template adds the slim
+    bundle once. `embed_bokehjs=True` (a live kernel): BokehJS is loaded inline once per kernel and the layout is
+    shown through Bokeh's notebook support, so it renders offline in JupyterLab too.
+    """
+    from IPython.display import HTML, display
+
+    snap = snapshot(
+        dataset,
+        filters,
+        segment_by=segment_by,
+        segment=segment,
+        log_x=log_x,
+        red_below=red_below,
+        green_above=green_above,
+        title=title,
+    )
+    if not embed_bokehjs:
+        display(snap)
+        return
+    global _live_bokehjs_loaded
+    from bokeh.io import output_notebook, show
+    from bokeh.resources import Resources
+
+    if not _live_bokehjs_loaded:
+        # inline (offline-safe, DESIGN 11) but not the whole INLINE set: the notebook stores this output twice
+        live = Resources(mode="inline", components=["bokeh", "bokeh-widgets", "bokeh-tables"])
+        output_notebook(resources=live, hide_banner=True)
+        _live_bokehjs_loaded = True
+    display(HTML(snap.header_html() + snap.controls_html()))
+    show(snap.layout)
+    display(HTML(snap.not_surveyed_html()))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# pages
+
+
+@functools.cache
+def bokehjs_inline() -> str:
+    """The slim BokehJS bundle (core and tables) as inline script tags, for a page's head."""
+    from bokeh.resources import Resources
+
+    return Resources(mode="inline", components=list(BOKEHJS_COMPONENTS)).render_js()
+
+
+_exporters = threading.local()
+
+
+def _exporter() -> Any:
+    exporter = getattr(_exporters, "html", None)
+    if exporter is None:
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(
+            template_name=SNAPSHOT_TEMPLATE,
+            extra_template_basedirs=[str(TEMPLATES)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+        )
+        _exporters.html = exporter
+    return exporter
+
+
+def notebook_to_html(nb: Any, *, title: str) -> str:
+    """An executed notebook as one offline page: no code cells, no stderr, BokehJS inlined once, no CDN.
+
+    The outputs are kept as they are (the snapshot escaped its customer text already); stderr streams are
+    diagnostics for the executed notebook, not the reader.
+    """
+    import copy
+
+    page = copy.deepcopy(nb)
+    for cell in page.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    body, _ = _exporter().from_notebook_node(
+        page, resources={"metadata": {"name": title}, "heatmap_bokehjs": bokehjs_inline()}
+    )
+    return body
+
+
+@functools.cache
+def _index_template() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = _money
+    env.filters["score"] = _score
+    env.filters["pct"] = lambda x: "" if x is None else f"{x:.0%}"
+    return env.get_template("run_index.html.j2")
+
+
+def render_index(info: Mapping[str, Any]) -> str:
+    """The batch index page: one row per segment (link, status, headline figures or the error)."""
+    return _index_template().render(run=info, bands=BANDS, band_labels=BAND_LABELS)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# static assets of the fragment
+
+STYLE = """<style>
+.hm-snapshot{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2933;max-width:1200px}
+.hm-snapshot h2{margin:.2em 0}.hm-meta{color:#52606d;margin:.2em 0 .6em}
+.hm-note{background:#fff4e5;border-left:4px solid #f0a020;padding:.4em .6em}
+.hm-warn{background:#fdecea;border-left:4px solid #d62728;padding:.4em .6em}
+.hm-cards{display:flex;flex-wrap:wrap;gap:.6em;margin:.6em 0}
+.hm-card{border:1px solid #d9e2ec;border-radius:6px;padding:.4em .8em;min-width:7em}
+.hm-card span{display:block;color:#52606d;font-size:.85em}.hm-card b{font-size:1.4em}
+.hm-bands .hm-band{display:inline-block;margin-right:.6em;font-weight:600}
+.hm-green{color:#2ca02c}.hm-yellow{color:#b8860b}.hm-red{color:#d62728}.hm-gray{color:#757575}
+.hm-controls{display:flex;flex-wrap:wrap;gap:1em;align-items:center;margin:.6em 0;font-family:system-ui,sans-serif}
+.hm-controls select{margin-left:.3em;max-width:16em}.hm-count{color:#52606d}
+.hm-scroll{max-height:24em;overflow:auto}
+.hm-table{border-collapse:collapse;font-size:.9em}.hm-table th,.hm-table td{padding:.2em .8em;text-align:left;
+border-bottom:1px solid #e4e7eb}.hm-table .hm-num{text-align:right}
+</style>"""
+
+# Finds this snapshot's filters and sources by name in the page's Bokeh documents when a select changes.
+# No customer text is interpolated here: only the snapshot's hex uid.
+CONTROLS_JS = """(function () {
+  const box = document.currentScript.parentNode.querySelector('.hm-controls[data-hm-uid="__UID__"]');
+  if (!box) return;
+  const count = box.querySelector(".hm-count");
+  function models() {
+    const docs = (window.Bokeh && window.Bokeh.documents) || [];
+    for (const doc of docs) {
+      const filters = [], sources = [];
+      for (let k = 0; ; k++) {
+        const f = doc.get_model_by_name("hm-filter-__UID__-" + k);
+        if (f == null) break;
+        filters.push(f);
+        sources.push(doc.get_model_by_name("hm-source-__UID__-" + k));
+      }
+      if (filters.length) return {filters: filters, sources: sources};
+    }
+    return null;
+  }
+  function apply() {
+    const m = models();
+    if (!m) return;
+    const wanted = [];
+    for (const s of box.querySelectorAll("select")) {
+      if (s.value !== "") wanted.push([s.dataset.column, s.value]);
+    }
+    let shown = 0, total = 0;
+    m.filters.forEach(function (f, k) {
+      const src = m.sources[k], data = src.data, n = src.get_length() || 0;
+      let idx = null;
+      if (wanted.length) {
+        idx = [];
+        for (let i = 0; i < n; i++) {
+          let ok = true;
+          for (const [c, v] of wanted) {
+            const col = data[c];
+            if (col === undefined || String(col[i]) !== v) { ok = false; break; }
+          }
+          if (ok) idx.push(i);
+        }
+      }
+      f.indices = idx;
+      if (k === 0) { shown = idx === null ? n : idx.length; total = n; }
+    });
+    count.textContent = shown.toLocaleString() + " of " + total.toLocaleString() + " accounts shown";
+  }
+  for (const s of box.querySelectorAll("select")) s.addEventListener("change", apply);
+  box.querySelector(".hm-reset").addEventListener("click", function () {
+    for (const s of box.querySelectorAll("select")) s.value = "";
+    apply();
+  });
+})();"""
