@@ -1,0 +1,142 @@
+"""End to end in JupyterLab: open the heat map notebook in headless Chromium, run it, change a filter.
+
+Starts a real JupyterLab server on loopback with the repo's notebook and a small demo dataset, drives it with
+Playwright on Debian's chromium, and saves a screenshot under test-artifacts/ as evidence.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# The number of bubbles the page's Bokeh chart draws: the rows of its bubble renderers' data source.
+COUNT_BUBBLES = """() => {
+  const docs = (window.Bokeh && window.Bokeh.documents) || [];
+  for (const doc of docs) {
+    for (const model of doc.all_models) {
+      if (model.type === "ColumnDataSource" || model.constructor.name === "ColumnDataSource") {
+        const data = model.data;
+        const ids = data.get ? data.get("account_id") : data["account_id"];
+        const sizes = data.get ? data.get("size") : data["size"];
+        if (ids && sizes) return ids.length;
+      }
+    }
+  }
+  return -1;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    from heatmap_lib.demo import write_demo
+
+    work = tmp_path / "work"
+    (work / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "customer_heatmap.ipynb", work / "notebooks")
+    write_demo(work / "data" / "demo", accounts=80, seed=5, fmt="csv")
+    port, token = _free_port(), secrets.token_hex(16)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--LabApp.news_url=",
+            "--ServerApp.open_browser=False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "lab.log").open("w"),
+        cwd=work,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError((tmp_path / "lab.log").read_text()) from None
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
+    yield base, token
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
+    from playwright.sync_api import sync_playwright
+
+    base, token = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            page.goto(f"{base}/lab/tree/notebooks/customer_heatmap.ipynb?token={token}")
+            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+            # wait for the kernel to be idle before "run all" (DESIGN.md section 11)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+            time.sleep(1)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            try:
+                page.wait_for_function(f"({COUNT_BUBBLES})() > 0", timeout=120_000)
+            except Exception:
+                page.screenshot(path=str(ARTIFACTS / "lab-failure.png"), full_page=True)
+                raise AssertionError(
+                    "no bubbles drawn; see test-artifacts/lab-failure.png. Notebook outputs:\n"
+                    + page.locator(".jp-OutputArea").all_inner_texts().__str__()[-3000:]
+                ) from None
+            before = page.evaluate(COUNT_BUBBLES)
+            page.screenshot(path=str(ARTIFACTS / "lab-dashboard-all.png"), full_page=False)
+            region = page.locator(".widget-select-multiple", has_text="Region").locator("select")
+            region.select_option("West")
+            page.wait_for_function(f"({COUNT_BUBBLES})() !== {before}", timeout=30_000)
+            after = page.evaluate(COUNT_BUBBLES)
+            page.locator(".bk-Figure, .bk-Canvas").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "lab-dashboard-west.png"), full_page=False)
+        finally:
+            browser.close()
+    assert 0 < after < before, (before, after)
+    assert not [e for e in errors if "bokeh" in e.lower() or "require" in e.lower()], errors
