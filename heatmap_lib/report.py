@@ -579,18 +579,46 @@ def show_snapshot(
     if not embed_bokehjs:
         display(snap)
         return
-    global _live_bokehjs_loaded
-    from bokeh.io import output_notebook, show
-    from bokeh.resources import Resources
+    from bokeh.io import show
 
-    if not _live_bokehjs_loaded:
-        # inline (offline-safe, DESIGN 11) but not the whole INLINE set: the notebook stores this output twice
-        live = Resources(mode="inline", components=["bokeh", "bokeh-widgets", "bokeh-tables"])
-        output_notebook(resources=live, hide_banner=True)
-        _live_bokehjs_loaded = True
+    # inline (offline-safe, DESIGN 11) but not the whole INLINE set: the notebook stores this output twice
+    _load_live_bokehjs()
     display(HTML(snap.header_html() + snap.controls_html()))
     show(snap.layout)
     display(HTML(snap.not_surveyed_html()))
+
+
+def _load_live_bokehjs() -> None:
+    """Load BokehJS inline once per kernel (offline-safe, DESIGN 11), for live display through Bokeh."""
+    global _live_bokehjs_loaded
+    from bokeh.io import output_notebook
+    from bokeh.resources import Resources
+
+    if not _live_bokehjs_loaded:
+        live = Resources(mode="inline", components=["bokeh", "bokeh-widgets", "bokeh-tables"])
+        output_notebook(resources=live, hide_banner=True)
+        _live_bokehjs_loaded = True
+
+
+def show_bokeh(obj: Any, *, embed_bokehjs: bool = True) -> None:
+    """Display any Bokeh layout in a notebook the way snapshots do.
+
+    `embed_bokehjs=False` (batch runs): the layout's components only (a div and its script), so the page
+    template's single BokehJS bundle draws it; `True` (a live kernel): BokehJS loaded inline once, then shown.
+    """
+    from IPython.display import HTML, display
+
+    if embed_bokehjs:
+        from bokeh.io import show
+
+        _load_live_bokehjs()
+        show(obj)
+        return
+    from bokeh.embed import components
+
+    with _components_lock:
+        script, div = components(obj)
+    display(HTML(f'<div class="hm-bokeh">{div}</div>{script}'))
 
 
 # --------------------------------------------------------------------------------------------------------------
