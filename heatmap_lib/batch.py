@@ -87,6 +87,8 @@ SPEC_KEYS: tuple[str, ...] = (
 REQUIRED_KEYS: tuple[str, ...] = ("notebook", "data", "segment_by", "output")
 # What `heatmap run` passes to every notebook; the notebook's `parameters` cell must declare each of them.
 BATCH_PARAMETERS: tuple[str, ...] = ("data", "filters", "segment_by", "segment", "include_emails", "batch")
+# Set when the notebook declares them: where the segment writes its X-Ray pages, and how its report links to them.
+XRAY_PARAMETERS: tuple[str, ...] = ("xray_dir", "xray_href")
 KERNEL = "python3"
 HEADLINE_MIME = "application/vnd.heatmap.headline+json"  # the figures a snapshot records (report.HEADLINE_MIME)
 MAX_SLUG = 60
@@ -432,6 +434,8 @@ class SegmentResult:
     html: str | None = None  # relative to the run folder
     notebook: str | None = None
     log: str | None = None  # the kernel process's own output, when it wrote any
+    xray: str | None = None  # the folder of the segment's X-Ray pages, relative to the run folder
+    xray_pages: int = 0
     headline: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
@@ -445,7 +449,12 @@ class SegmentResult:
             "seconds": _round(self.seconds),
             "execute_seconds": _round(self.execute_seconds),
             "convert_seconds": _round(self.convert_seconds),
-            "files": {k: v for k, v in (("html", self.html), ("notebook", self.notebook), ("log", self.log)) if v},
+            "files": {
+                k: v
+                for k, v in (("html", self.html), ("notebook", self.notebook), ("log", self.log), ("xray", self.xray))
+                if v
+            },
+            "xray_pages": self.xray_pages,
             "headline": self.headline,
             "error": self.error,
         }
@@ -645,6 +654,15 @@ class _Context:
     kernel_env: dict[str, str] = field(default_factory=dict)
     sockets: Path | None = None  # a short private folder for the kernels' IPC sockets
     kernels_started: int = 0
+    xray_pages: bool = False  # the notebook declares XRAY_PARAMETERS: each segment writes its X-Ray pages
+
+    def parameters(self, seg: SegmentResult) -> dict[str, Any]:
+        """The parameters papermill injects for one segment (with the X-Ray folder and link when declared)."""
+        params = notebook_parameters(self.spec, seg.value)
+        if self.xray_pages:
+            params["xray_dir"] = str(self.folder / "xray" / seg.slug)
+            params["xray_href"] = f"xray/{seg.slug}/{{account_id}}.html"
+        return params
 
     def transport(self) -> dict[str, str]:
         """Kernel transport: Unix sockets in a private folder (no TCP port races between parallel kernels)."""
@@ -728,7 +746,7 @@ def _execute(ctx: _Context, seg: SegmentResult, partial: Path, km: Any) -> Any:
         return pm.execute_notebook(
             copy.deepcopy(ctx.notebook),
             str(partial),
-            parameters=notebook_parameters(ctx.spec, seg.value),
+            parameters=ctx.parameters(seg),
             kernel_name=KERNEL,
             request_save_on_cell_execute=False,  # one write at the end (or on error), not one per cell
             progress_bar=False,
@@ -794,6 +812,10 @@ def _run_segment(ctx: _Context, seg: SegmentResult, slot: _KernelSlot) -> Segmen
             if ctx.stop.is_set():
                 raise KeyboardInterrupt
             seg.html = atomic_write(ctx.folder / f"{seg.slug}.html", page).name
+            pages = ctx.folder / "xray" / seg.slug
+            if pages.is_dir():
+                seg.xray = pages.relative_to(ctx.folder).as_posix()
+                seg.xray_pages = sum(1 for _ in pages.glob("*.html"))
             seg.status = "ok"
         except KeyboardInterrupt:
             seg.status = "interrupted"
@@ -889,6 +911,7 @@ def _run_loaded(
     names = segment_file_names(values)
     run_id, folder = _new_run_folder(spec.output)
     ctx = _Context(spec=spec, folder=folder, notebook=nb, data_name=Path(spec.data).name, fresh_kernels=fresh)
+    ctx.xray_pages = set(XRAY_PARAMETERS) <= set(declared_parameters(spec.notebook))
     ctx.km_class = _kernel_manager_class()
     # Unix socket paths are limited to about 100 characters: the folder is a short one in the system temp dir
     ctx.sockets = Path(tempfile.mkdtemp(prefix="heatmap-")) if os.name == "posix" else None

@@ -36,7 +36,7 @@ import pandas as pd
 
 from .exceptions import FilterError, FilterWarning
 from .filters import FilterSet, coerce, scope
-from .metrics import BAND_LABELS, BANDS, account_summary, not_surveyed, scope_counts
+from .metrics import BAND_LABELS, BANDS, account_summary, heatmap_tables, scope_counts
 
 if TYPE_CHECKING:
     from bokeh.resources import Component
@@ -400,7 +400,7 @@ def _view_frame(summary: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
-def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str) -> Any:
+def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str, xray_href: str | None = None) -> Any:
     """Chart over table, each data source filtered by an IndexFilter the controls rewrite (named by `uid`)."""
     from bokeh.layouts import column
     from bokeh.models import CDSView, IndexFilter
@@ -410,8 +410,8 @@ def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str) -> A
     from .chart import bubble_chart
     from .table import account_table
 
-    chart = bubble_chart(view, log_x=log_x, title=title)
-    table = account_table(view)
+    chart = bubble_chart(view, log_x=log_x, title=title, xray_href=xray_href)
+    table = account_table(view, xray_href=xray_href)
     table_model = getattr(table, "table", table)
     layout = column(chart.figure, table_model)
     sources: list[Any] = []
@@ -499,6 +499,7 @@ def snapshot(
     red_below: float | None = None,
     green_above: float | None = None,
     title: str | None = None,
+    xray_href: str | None = None,
 ) -> Snapshot:
     """Compute one segment's report: `dataset` (a Dataset or a dataset path), the filter set plus the segment.
 
@@ -509,15 +510,14 @@ def snapshot(
     with warnings.catch_warnings():  # shown in the header, not as stderr in the report
         warnings.simplefilter("ignore", FilterWarning)
         sc = scope(ds, fs)
-        summary = account_summary(ds, scoped=sc, red_below=red_below, green_above=green_above)
-        missing = not_surveyed(ds, scoped=sc)
+        summary, missing = heatmap_tables(ds, scoped=sc, red_below=red_below, green_above=green_above)
         counts = scope_counts(ds, scoped=sc)
     seg_text = None if segment is None else str(segment).strip()
     if title is None:
         title = "Customer heat map" + (f": {segment_by} {seg_text}" if segment_by and seg_text is not None else "")
     view = _view_frame(summary)
     uid = secrets.token_hex(4)
-    layout = _build_layout(view, log_x=log_x, title=title, uid=uid)
+    layout = _build_layout(view, log_x=log_x, title=title, uid=uid, xray_href=xray_href)
     facets = {}
     for column, _ in FACETS:
         if column == "band":
@@ -557,6 +557,7 @@ def show_snapshot(
     green_above: float | None = None,
     title: str | None = None,
     embed_bokehjs: bool = True,
+    xray_href: str | None = None,
 ) -> None:
     """Display a segment's snapshot in the notebook (returns None, so a cell ending with it shows it once).
 
@@ -575,6 +576,7 @@ def show_snapshot(
         red_below=red_below,
         green_above=green_above,
         title=title,
+        xray_href=xray_href,
     )
     if not embed_bokehjs:
         display(snap)
@@ -586,6 +588,39 @@ def show_snapshot(
     display(HTML(snap.header_html() + snap.controls_html()))
     show(snap.layout)
     display(HTML(snap.not_surveyed_html()))
+
+
+def write_segment_xrays(
+    dataset: Any,
+    filters: FilterSet | Mapping[str, Any] | str | Path | None = None,
+    *,
+    segment_by: str | None = None,
+    segment: Any = None,
+    xray_dir: str | Path,
+    include_emails: bool = False,
+    red_below: float | None = None,
+    green_above: float | None = None,
+) -> int:
+    """Write the X-Ray page of every surveyed account of a segment into `xray_dir`; return how many.
+
+    The pages link back to the segment's report, `<run>/<slug>.html`, where `xray_dir` is `<run>/xray/<slug>`.
+    """
+    from .xray import xrays
+    from .xray_view import write_xray_pages
+
+    ds = open_data(dataset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FilterWarning)
+        found = xrays(
+            ds,
+            segment_filters(filters, segment_by, segment),
+            include_emails=include_emails,
+            red_below=red_below,
+            green_above=green_above,
+        )
+    folder = Path(xray_dir)
+    back = f"../../{folder.name}.html"
+    return len(write_xray_pages(found, folder, back_href=back, back_label="Back to the segment's heat map"))
 
 
 def _load_live_bokehjs() -> None:
