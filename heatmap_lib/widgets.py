@@ -254,7 +254,10 @@ class Dashboard:
         self.chart = bubble_chart(self.summary, log_x=log_x)
         self.table = account_table(self.summary, xray_href=xray_href)
         self.blind_table = not_surveyed_table(self.blind_spots)
-        self.chart.source.selected.on_change("indices", self._selected)
+        self.xray_output = w.HTML()
+        self.xray_account: str | None = None
+        self.chart.source.selected.on_change("indices", self._selected_bubble)
+        self.table.source.selected.on_change("indices", self._selected_row)
         self.panel.on_change(lambda fs: self.refresh(fs))
         self._show_counts()
 
@@ -303,9 +306,28 @@ class Dashboard:
             f"<b>{int(s['invitations'].sum()):,}</b> invitations, <b>{int(s['responses'].sum()):,}</b> responses"
         )
 
-    def _selected(self, attr: str, old: list[int], new: list[int]) -> None:
-        if new and self.on_select:
-            self.on_select(str(self.chart.source.data["account_id"][new[0]]))
+    def _selected_bubble(self, attr: str, old: list[int], new: list[int]) -> None:
+        if new:
+            self.open_xray(str(self.chart.source.data["account_id"][new[0]]))
+
+    def _selected_row(self, attr: str, old: list[int], new: list[int]) -> None:
+        if new:
+            self.open_xray(str(self.table.source.data["account_id"][new[0]]))
+
+    def open_xray(self, account_id: str) -> None:
+        """Show the account's X-Ray under the dashboard (what a click on a bubble or a table row does)."""
+        from .xray import xray
+        from .xray_view import CSS, xray_fragment
+
+        self.xray_account = account_id
+        if self.on_select:
+            self.on_select(account_id)
+        try:
+            x = xray(self.dataset, account_id, self.panel.filters, **self.thresholds)
+        except HeatmapError as exc:
+            self.panel.say(str(exc), error=True)
+            return
+        self.xray_output.value = f"<style>{CSS}</style>{xray_fragment(x)}"
 
     def widget(self) -> w.Widget:
         """The whole dashboard as one ipywidget (the Bokeh parts through jupyter_bokeh)."""
@@ -313,7 +335,8 @@ class Dashboard:
         from jupyter_bokeh import BokehModel
 
         bokeh = BokehModel(column(self.chart.figure, self.table.table, self.blind_table.table))
-        return w.VBox([self.panel.layout(), bokeh])
+        hint = w.HTML("<i>Click a bubble or a table row to open that account's X-Ray below.</i>")
+        return w.VBox([self.panel.layout(), bokeh, hint, self.xray_output])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -21,9 +21,11 @@ from .metrics import BAND_LABELS
 from .schema import ROLE_LABELS
 from .xray import XRay
 
+PAGE_CSS = "body{margin:24px auto;max-width:1100px}"
+# Scoped to .hx-xray so that a fragment shown inside JupyterLab restyles nothing else on the page.
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #ddd}
+.hx-xray{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222}
+.hx-xray h1{font-size:22px;margin:0 0 4px}.hx-xray h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #ddd}
 .hx-meta{color:#555}.hx-kpis{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
 .hx-kpi{border:1px solid #ddd;border-radius:6px;padding:6px 10px;min-width:130px}
 .hx-kpi b{display:block;font-size:18px}.hx-kpi small{color:#666}
@@ -31,7 +33,7 @@ table.hx{border-collapse:collapse;width:100%;margin:4px 0}table.hx th,table.hx t
 padding:3px 6px;text-align:left;vertical-align:top}table.hx th{background:#f5f7fa}td.n{text-align:right}
 .hx-dot{display:inline-block;width:.75em;height:.75em;border-radius:50%;margin-right:.35em;vertical-align:-.05em}
 .hx-bar{display:inline-block;height:.8em;vertical-align:middle}.hx-reading{background:#fff8e1;border-left:4px solid
-#f2c12e;padding:8px 12px;margin:10px 0}.hx-empty{color:#777;font-style:italic}a{color:#1f5fa8}
+#f2c12e;padding:8px 12px;margin:10px 0}.hx-empty{color:#777;font-style:italic}.hx-xray a{color:#1f5fa8}
 """
 CATEGORY_COLORS = {"promoter": BAND_COLORS["green"], "passive": BAND_COLORS["yellow"], "detractor": BAND_COLORS["red"]}
 
@@ -231,7 +233,7 @@ def xray_page(x: XRay, *, back_href: str | None = None, back_label: str = "Back 
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{CSS}</style></head><body>"
+        f"<title>{title}</title><style>{PAGE_CSS}{CSS}</style></head><body>"
         f"{xray_fragment(x, back_href=back_href, back_label=back_label)}</body></html>\n"
     )
 

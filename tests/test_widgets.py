@@ -100,11 +100,17 @@ def test_not_surveyed_list_follows_the_filters(dash, demo):
     assert list(dash.blind_table.source.data["account_id"]) == list(expected["account_id"])
 
 
-def test_clicking_a_bubble_reports_the_account(demo, tmp_path):
+def test_clicking_a_bubble_or_a_row_opens_the_xray(demo, tmp_path):
     picked = []
     dash = Dashboard(demo, on_select=picked.append)
     dash.chart.source.selected.indices = [3]
-    assert picked == [dash.chart.source.data["account_id"][3]]
+    bubble = dash.chart.source.data["account_id"][3]
+    assert picked == [bubble] and dash.xray_account == bubble
+    html = dash.xray_output.value
+    name = dash.chart.source.data["account_name"][3]
+    assert "<h2>NPS by role" in html and f"<h1>{name}</h1>".replace("&", "&amp;") in html
+    dash.table.source.selected.indices = [0]
+    assert dash.xray_account == dash.table.source.data["account_id"][0]
 
 
 def test_widget_builds_one_ipywidget(dash):
