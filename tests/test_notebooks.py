@@ -1,0 +1,58 @@
+"""The notebooks run top to bottom under papermill on the demo data, as an analyst or a schedule would run them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.notebook
+
+
+def execute(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
+    out = tmp_path / f"{name}.out.ipynb"
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"),
+        str(out),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(ROOT / "notebooks"),
+        progress_bar=False,
+    )
+    return nbformat.read(out, as_version=4)
+
+
+def outputs(nb: nbformat.NotebookNode, mime: str) -> str:
+    return "\n".join(
+        str(o.get("data", {}).get(mime, "")) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+
+
+def test_committed_notebooks_have_no_outputs_and_a_parameters_cell():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), path.name
+        assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1, path.name
+
+
+def test_heatmap_notebook_live_mode_builds_the_dashboard(demo_dir, tmp_path):
+    nb = execute("customer_heatmap", tmp_path, data=str(demo_dir), filter_library=str(tmp_path / "filters"))
+    widgets = outputs(nb, "application/vnd.jupyter.widget-view+json")
+    assert "model_id" in widgets  # the live dashboard is an ipywidget
+    assert "cdn.bokeh.org" not in outputs(nb, "text/html")  # BokehJS inline: works offline
+
+
+def test_xray_notebook_runs_for_a_demo_account(demo, demo_dir, tmp_path):
+    import heatmap_lib as hm
+
+    account = hm.account_summary(demo).iloc[0]
+    nb = execute("account_xray", tmp_path, data=str(demo_dir), account_id=str(account.account_id))
+    html = outputs(nb, "text/html")
+    assert "<h2>NPS by role" in html and "<h2>Non-responders to recruit" in html
+    assert account.account_name.replace("&", "&amp;") in html
+    default = execute("account_xray", tmp_path, data=str(demo_dir))  # no account named: the riskiest valuable one
+    assert "<h2>Contacts" in outputs(default, "text/html")
