@@ -127,7 +127,10 @@ def _isnull(v: Any) -> bool:
 
 def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:
     chunks = [df.iloc[i : i + XLSX_MAX_ROWS] for i in range(0, max(len(df), 1), XLSX_MAX_ROWS)] or [df]
-    with pd.ExcelWriter(path, engine="xlsxwriter") as xw:
+    # Customer text is data, never a formula or a link: "=HYPERLINK(...)" in a comment must stay text (CSV/Excel
+    # injection), so xlsxwriter's string-to-formula and string-to-URL conversions are off.
+    options = {"strings_to_formulas": False, "strings_to_urls": False}
+    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
         book = xw.book
         head = book.add_format({"bold": True, "bg_color": "#1F3B57", "font_color": "#FFFFFF", "border": 1})
         pct = book.add_format({"num_format": "0.0%"})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if report.skipped and os.environ.get("CI") and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which must run every test: {report.longrepr}"
+
+
+_SESSION_START = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many bad inputs the corpus tried and how each ended (tests/test_bad_inputs.py writes the record)."""
+    record = Path(__file__).parent.parent / "test-artifacts" / "bad-inputs.json"
+    if not record.exists() or record.stat().st_mtime < _SESSION_START:
+        return
+    results = json.loads(record.read_text())
+    refused = sum(r["result"] == "error" and r["expected"] == "error" for r in results)
+    accepted = sum(r["result"] == "accepted" and r["expected"] == "accepted" for r in results)
+    wrong = len(results) - refused - accepted
+    terminalreporter.write_line(
+        f"bad-input corpus: {len(results)} inputs tried; {refused} refused with a clear error, {accepted} accepted "
+        f"and shown correctly, {wrong} otherwise (see test-artifacts/bad-inputs.json)"
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,43 @@
+"""Table exports: provenance in every format, atomic writes, customer text kept as text."""
+
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+
+import heatmap_lib as hm
+from heatmap_lib.export import write_table
+
+
+def test_formula_looking_text_stays_text_in_xlsx(tmp_path):
+    df = pd.DataFrame({"account_name": ['=HYPERLINK("http://evil.example","click")', "=1+1", "http://x.io"]})
+    path = write_table(df, tmp_path / "t.xlsx", {"data": "x"})
+    ws = openpyxl.load_workbook(path)["accounts"]
+    cells = [ws.cell(row=r, column=1) for r in (2, 3, 4)]
+    assert [c.value for c in cells] == df["account_name"].tolist()
+    assert all(c.data_type == "s" for c in cells)  # strings, not formulas
+    assert all(c.hyperlink is None for c in cells)
+
+
+def test_unknown_suffix_is_refused_and_nothing_is_left_behind(tmp_path):
+    with pytest.raises(hm.HeatmapError, match=r"unknown output type \.parquet"):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_nulls_and_csv_plain_when_nothing_to_say(tmp_path):
+    df = pd.DataFrame({"nps": [float("nan"), 12.5], "when": pd.to_datetime(["2026-01-01", None])})
+    doc = json.loads(write_table(df, tmp_path / "t.json", {"data": "d"}).read_text())
+    assert doc["accounts"][0]["nps"] is None and doc["accounts"][1]["when"] is None
+    assert write_table(df, tmp_path / "t.csv", {"data": "d"}).read_text().startswith("nps,when")
+
+
+def test_xlsx_splits_past_the_row_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr("heatmap_lib.export.XLSX_MAX_ROWS", 10)  # a setting, so 25 rows stand for millions
+    path = write_table(pd.DataFrame({"i": range(25)}), tmp_path / "t.xlsx", {})
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["accounts_1", "accounts_2", "accounts_3", "About"]
+    assert [book[s].max_row - 1 for s in book.sheetnames[:3]] == [10, 10, 5]
