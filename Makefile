@@ -44,6 +44,9 @@ bench: install ## run the benchmarks (prints figures; slow)
 	$(BIN)/python benchmarks/bench_summary.py
 	$(BIN)/python benchmarks/bench_redraw.py
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_xray.py
+	$(BIN)/python benchmarks/bench_renewal.py
+	$(BIN)/python benchmarks/bench_health.py
 
 clean: ## remove generated data and outputs (keeps .venv)
 	rm -rf data outputs/* .pytest_cache

@@ -3,6 +3,17 @@
 from .data import Dataset, Exclusion, Problem, load
 from .exceptions import DataError, FilterError, FilterWarning, HeatmapError, SpecError, ValidationError
 from .filters import FilterLibrary, FilterSet, Scope, scope
+from .health import (
+    UnknownEventWarning,
+    account_users,
+    accounts_with_users_who_did,
+    falling_accounts,
+    health_summary,
+    inactive_accounts,
+    onboarding,
+    usage_signals,
+    weekly_active_users,
+)
 from .metrics import (
     BANDS,
     Guides,
@@ -19,6 +30,9 @@ from .metrics import (
     role_flags,
     scope_counts,
 )
+from .renewal import Weights, WeightsError, calibrate
+from .renewal import score as renewal_scores
+from .renewal import signals as renewal_signals
 
 __all__ = [
     "BANDS",
@@ -35,18 +49,32 @@ __all__ = [
     "Scope",
     "SpecError",
     "Thresholds",
+    "UnknownEventWarning",
     "ValidationError",
+    "Weights",
+    "WeightsError",
     "account_summary",
+    "account_users",
+    "accounts_with_users_who_did",
     "band",
+    "calibrate",
     "classify_quadrants",
+    "falling_accounts",
+    "health_summary",
     "heatmap_tables",
+    "inactive_accounts",
     "load",
     "not_surveyed",
     "nps",
     "nps_interval",
+    "onboarding",
     "quadrant_guides",
+    "renewal_scores",
+    "renewal_signals",
     "role_breakdown",
     "role_flags",
     "scope",
     "scope_counts",
+    "usage_signals",
+    "weekly_active_users",
 ]

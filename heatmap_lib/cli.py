@@ -64,10 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_load_options(p)
 
     from .batch import add_run_command
+    from .renewal import add_calibrate_command
     from .static_export import add_export_command
 
     add_export_command(sub, load_options=_add_load_options)
     add_run_command(sub)
+    add_calibrate_command(sub, load_options=_add_load_options)
     return parser
 
 
@@ -163,7 +165,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
-COMMANDS = {"demo": cmd_demo, "validate": cmd_validate, "summary": cmd_summary, "export": cmd_export, "run": cmd_run}
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit the renewal weights on the renewal history and write them with their validation."""
+    from .renewal import cmd_calibrate as run
+
+    return run(args)
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "validate": cmd_validate,
+    "summary": cmd_summary,
+    "export": cmd_export,
+    "run": cmd_run,
+    "calibrate": cmd_calibrate,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

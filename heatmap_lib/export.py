@@ -55,7 +55,7 @@ def write_table(
 
     CSV: the table, preceded by `# key: value` lines only when rows were excluded or filters matched nothing
     (read it back with `pandas.read_csv(path, comment="#")`). xlsx: a formatted sheet and an "About" sheet.
-    JSON: {"about": {...}, "rows": [...]}.
+    JSON: {"about": {...}, "<sheet>": [...]} (the rows under the sheet's name, "accounts" by default).
     """
     p = Path(path)
     suffix = p.suffix.lower()

@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from .exceptions import FilterError, FilterWarning
+from .exceptions import FilterError, FilterWarning, HeatmapError
 from .filters import FilterSet, coerce, scope
 from .metrics import BAND_LABELS, BANDS, account_summary, heatmap_tables, scope_counts
+from .waves import describe_moves
 
 if TYPE_CHECKING:
     from bokeh.resources import Component
@@ -52,6 +54,7 @@ __all__ = [
     "notebook_to_html",
     "open_data",
     "render_index",
+    "report_filters",
     "save_prepared",
     "segment_filters",
     "segment_headline",
@@ -81,6 +84,8 @@ VIEW_COLUMNS: tuple[str, ...] = (
     "small_sample",
 )
 FACETS: tuple[tuple[str, str], ...] = (("tier", "Tier"), ("account_manager", "Account manager"), ("band", "Band"))
+MOVED = "moved"  # the wave-over-wave facet: "yes" when the band changed or the NPS change is real
+MOVERS_SHOWN = 20  # per move, in the snapshot's movers list (the export has them all)
 NOT_SURVEYED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("account_name", "Account"),
     ("value", "Value"),
@@ -266,6 +271,11 @@ def _money(x: Any) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x):,.0f}"
 
 
+def _points(x: float | None) -> str:
+    """Whole NPS points with a sign ("+45", "\u221270", "0"); "n/a" when undefined."""
+    return "n/a" if x is None else (f"{x:+.0f}".replace("-", "\u2212") if round(x) != 0 else "0")
+
+
 def _score(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+.1f}".replace("-", "\u2212")
 
@@ -291,6 +301,11 @@ class Snapshot:
     not_surveyed: pd.DataFrame  # the display columns only
     uid: str = field(default_factory=lambda: secrets.token_hex(4))
     generated_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    waves: Mapping[str, str] | None = None  # {"wave", "compare_to"} when the report compares two waves
+    move_counts: Mapping[str, int] | None = None  # accounts per move (waves.move_counts)
+    movers: pd.DataFrame | None = None  # waves.movers, display columns
+    compare_note: str | None = None  # why there is no comparison although the report covers one wave
+    movers_total: int = 0  # accounts that moved (the list shows at most MOVERS_SHOWN per move)
 
     # -- HTML pieces (each escapes every value it shows) -----------------------------------------------------
     def header_html(self) -> str:
@@ -317,8 +332,24 @@ class Snapshot:
         bands = "".join(
             f'<span class="hm-band hm-{b}">{_e(BAND_LABELS[b])} {h.bands.get(b, 0):,}</span>' for b in BANDS
         )
-        parts.append(f'<div class="hm-card hm-bands"><span>Bands</span>{bands}</div></div></div>')
+        parts.append(f'<div class="hm-card hm-bands"><span>Bands</span>{bands}</div></div>')
+        parts.append(self._comparison_html())
+        parts.append("</div>")
         return "".join(parts)
+
+    def _comparison_html(self) -> str:
+        if self.compare_note:
+            return f'<p class="hm-meta">Wave over wave: {_e(self.compare_note)}</p>'
+        if not self.waves or self.move_counts is None:
+            return ""
+        c = self.move_counts
+        moves = describe_moves(c)
+        return (
+            f'<p class="hm-meta">Wave over wave: <b>{_e(self.waves["wave"])}</b> compared with '
+            f"<b>{_e(self.waves['compare_to'])}</b>: {moves}; {c.get('new', 0):,} accounts new, "
+            f"{c.get('dropped', 0):,} not surveyed again. A change is real when its 95% interval excludes zero; "
+            "trails run from the footprint then to the footprint now.</p>"
+        )
 
     def controls_html(self) -> str:
         """Client-side filters: a select per facet driving the chart's and table's views; empty when no data."""
@@ -333,6 +364,19 @@ class Snapshot:
                 text = BAND_LABELS.get(v, v) if column == "band" else v
                 options.append(f'<option value="{_e(v)}">{_e(text)}</option>')
             selects.append(f'<label>{label} <select data-column="{column}">{"".join(options)}</select></label>')
+        if MOVED in self.facets and self.waves:
+            from .chart import TRAIL_COLORS, TRAIL_LABELS
+
+            since = _e(self.waves["compare_to"])
+            key = "".join(
+                f'<span class="hm-key" style="background:{TRAIL_COLORS[d]}"></span>{_e(label.lower())}'
+                for d, label in TRAIL_LABELS.items()
+            )
+            selects.append(
+                f'<label><input type="checkbox" class="hm-trails" checked> Trails since {since}:{key}</label>'
+                f'<label><input type="checkbox" data-column="{MOVED}" value="1"> Only accounts that moved '
+                "(band changed or real NPS change)</label>"
+            )
         n = self.headline.surveyed
         return (
             f'<div class="hm-controls" data-hm-uid="{self.uid}">{"".join(selects)}'
@@ -366,9 +410,59 @@ class Snapshot:
             f"<tbody>{''.join(rows)}</tbody></table></div></div>"
         )
 
+    def movers_html(self) -> str:
+        """The movers since the compared wave; empty when the report compares no waves.
+
+        Most urgent move first, most valuable account first within a move, at most `MOVERS_SHOWN` per move.
+        """
+        if self.movers is None or not self.waves:
+            return ""
+        df = self.movers
+        since = _e(self.waves["compare_to"])
+        title = f"<h3>Movers since {since}</h3>"
+        if not len(df):
+            return f'<div class="hm-snapshot">{title}<p>No account moved.</p></div>'
+        heads = (
+            "Moves",
+            "Account",
+            "Account manager",
+            "Value",
+            "Band",
+            f"NPS {since} \u2192 now",
+            "Change, 95% interval",
+        )
+        head = "".join(f"<th>{h}</th>" for h in heads)
+        rows = []
+        for r in df.to_dict(orient="records"):
+            change = _float(r["nps_change"])
+            low, high = _float(r["nps_change_low"]), _float(r["nps_change_high"])
+            change_text = f"{_points(change)} ({_points(low)} to {_points(high)}) " if change is not None else ""
+            nps_text = f"{_points(_float(r['nps_prev']))} \u2192 {_points(_float(r['nps']))}"
+            rows.append(
+                f"<tr><td>{_e(r['moves'])}<td>{_e(r['account_name'])}<td>{_e(r['account_manager'])}"
+                f"<td>{_money(r['value'])}<td>{_e(r['band_transition'])}<td>{nps_text}<td>{change_text}"
+                f"{_e(r['verdict'])}</tr>"
+            )
+        shown = (
+            f'<p class="hm-meta">The {MOVERS_SHOWN} most valuable accounts of each move are listed here, '
+            f"{len(df):,} of {self.movers_total:,}; the movers export has them all.</p>"
+            if self.movers_total > len(df)
+            else ""
+        )
+        return (
+            f'<div class="hm-snapshot">{title}{shown}<div class="hm-scroll"><table class="hm-table hm-movers"><thead>'
+            f"<tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></div>"
+        )
+
     def html(self) -> str:
-        """The whole static fragment: header, controls, chart and table, not-surveyed list."""
-        return self.header_html() + self.controls_html() + self.bokeh_html() + self.not_surveyed_html()
+        """The whole static fragment: header, controls, chart and table, movers, not-surveyed list."""
+        return (
+            self.header_html()
+            + self.controls_html()
+            + self.bokeh_html()
+            + self.movers_html()
+            + self.not_surveyed_html()
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return {
@@ -400,17 +494,33 @@ def _view_frame(summary: pd.DataFrame) -> pd.DataFrame:
     return view
 
 
-def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str, xray_href: str | None = None) -> Any:
-    """Chart over table, each data source filtered by an IndexFilter the controls rewrite (named by `uid`)."""
+def _build_layout(
+    view: pd.DataFrame,
+    *,
+    log_x: bool,
+    title: str,
+    uid: str,
+    xray_href: str | None = None,
+    movement: pd.DataFrame | None = None,
+) -> Any:
+    """Chart over table, each data source filtered by an IndexFilter the controls rewrite (named by `uid`).
+
+    With `movement` (a `waves.compare_waves` frame) the chart draws trails, named `hm-trail-<uid>-<k>` for the
+    controls' trail toggle, and every source carries the `moved` facet.
+    """
     from bokeh.layouts import column
     from bokeh.models import CDSView, IndexFilter
     from bokeh.models.renderers import GlyphRenderer
     from bokeh.models.widgets.tables import DataTable
 
-    from .chart import bubble_chart
+    from .chart import bubble_chart, trail_source_data
     from .table import account_table
 
-    chart = bubble_chart(view, log_x=log_x, title=title, xray_href=xray_href)
+    # the trails' colour key is in the page's controls (plain HTML), not a Bokeh legend: smaller page
+    chart = bubble_chart(view, log_x=log_x, title=title, xray_href=xray_href, movement=movement, trail_legend=False)
+    for k, trail in enumerate(chart.trails):
+        trail.name = f"hm-trail-{uid}-{k}"
+    _band_hover_in_browser(chart, view.attrs.get("thresholds"))
     table = account_table(view, xray_href=xray_href)
     table_model = getattr(table, "table", table)
     layout = column(chart.figure, table_model)
@@ -420,6 +530,9 @@ def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str, xray
         for c, _ in FACETS
         if c in view.columns
     }
+    if movement is not None:
+        ids = view["account_id"].astype(str).tolist()
+        facet_values[MOVED] = dict(zip(ids, trail_source_data(ids, movement)[MOVED].tolist(), strict=True))
     models: list[Any] = [*layout.select({"type": GlyphRenderer}), *layout.select({"type": DataTable})]
     for model in models:
         src: Any = model.data_source if isinstance(model, GlyphRenderer) else model.source
@@ -429,7 +542,9 @@ def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str, xray
             sources.append(src)
             ids = [str(a) for a in src.data["account_id"]]
             for c, by_id in facet_values.items():  # every filtered source carries every facet column
-                if c not in src.data:
+                if c == MOVED and c not in src.data:  # 0/1: sent as a small binary array
+                    src.data[c] = np.asarray([by_id.get(a, 0) for a in ids], dtype=np.int8)
+                elif c not in src.data:
                     src.data[c] = [by_id.get(a, "") for a in ids]
         k = sources.index(src)
         src.name = f"hm-source-{uid}-{k}"
@@ -449,6 +564,26 @@ def _build_layout(view: pd.DataFrame, *, log_x: bool, title: str, uid: str, xray
     return layout
 
 
+def _band_hover_in_browser(chart: Any, thresholds: Any) -> None:
+    """Name the band in the hover from the `band` column in the browser instead of a `band_label` per account.
+
+    The labels are four fixed strings (with the thresholds); sending one per account cost about 25 KB of a
+    1,000-account page, which is what the wave-over-wave layer needs to stay under the 2 MB budget.
+    """
+    from bokeh.models import CustomJSHover, HoverTool
+
+    from .chart import band_legend_labels
+
+    labels = json.dumps(band_legend_labels(thresholds))
+    for tool in chart.figure.select({"type": HoverTool}):
+        tips = list(tool.tooltips) if isinstance(tool.tooltips, list) else []
+        if ("Band", "@band_label") in tips:
+            tips[tips.index(("Band", "@band_label"))] = ("Band", "@band{custom}")
+            tool.tooltips = tips
+            code = f"const labels = {labels}; return labels[value] || String(value);"
+            tool.formatters = {**tool.formatters, "@band": CustomJSHover(code=code)}
+
+
 def _fields_used(layout: Any, source: Any) -> set[str]:
     """The columns of `source` a layout reads: glyph fields, view filters, tooltips, table columns, templates.
 
@@ -457,7 +592,7 @@ def _fields_used(layout: Any, source: Any) -> set[str]:
     import re
 
     from bokeh.core.property.vectorization import Field
-    from bokeh.models import CustomJS, GroupFilter, HoverTool
+    from bokeh.models import CustomJS, CustomJSFilter, CustomJSHover, GroupFilter, HoverTool
     from bokeh.models.renderers import GlyphRenderer
     from bokeh.models.widgets.tables import DataTable, HTMLTemplateFormatter
 
@@ -484,8 +619,9 @@ def _fields_used(layout: Any, source: Any) -> set[str]:
     for table in layout.select({"type": DataTable}):
         if table.source is source:
             used |= fields(table) | {c.field for c in table.columns}
-    for script in layout.select({"type": CustomJS}):
-        used |= set(re.findall(r"[A-Za-z_]\w*", script.code))
+    for kind in (CustomJS, CustomJSHover, CustomJSFilter):
+        for script in layout.select({"type": kind}):
+            used |= set(re.findall(r"[A-Za-z_]\w*", script.code))
     return used
 
 
@@ -500,24 +636,34 @@ def snapshot(
     green_above: float | None = None,
     title: str | None = None,
     xray_href: str | None = None,
+    wave: str | None = None,
+    compare_to: str | None = None,
 ) -> Snapshot:
     """Compute one segment's report: `dataset` (a Dataset or a dataset path), the filter set plus the segment.
 
     `segment_by` is an accounts column or `wave`; with no segment the snapshot covers the whole filter set.
+    Wave over wave: `wave` narrows the report to that wave; whenever the report covers exactly one wave (by
+    `wave`, the filter set or a wave segment) it is compared with `compare_to` (default: the wave sent before
+    it): trails on the chart, a movers list, and two client-side toggles (trails, movers only).
     """
     ds = open_data(dataset)
-    fs = segment_filters(filters, segment_by, segment)
+    fs = report_filters(filters, segment_by, segment, wave)
+    if compare_to is not None and str(compare_to).strip() not in ds.distinct_values("invitation_facts", "wave"):
+        raise FilterError(f"compare_to: wave {str(compare_to).strip()!r} does not occur in the data")
     with warnings.catch_warnings():  # shown in the header, not as stderr in the report
         warnings.simplefilter("ignore", FilterWarning)
         sc = scope(ds, fs)
         summary, missing = heatmap_tables(ds, scoped=sc, red_below=red_below, green_above=green_above)
         counts = scope_counts(ds, scoped=sc)
+        movement, note = _movement(ds, sc, compare_to, red_below=red_below, green_above=green_above)
     seg_text = None if segment is None else str(segment).strip()
     if title is None:
         title = "Customer heat map" + (f": {segment_by} {seg_text}" if segment_by and seg_text is not None else "")
+        if wave is not None and segment_by != "wave":
+            title += f", wave {str(wave).strip()}"
     view = _view_frame(summary)
     uid = secrets.token_hex(4)
-    layout = _build_layout(view, log_x=log_x, title=title, uid=uid, xray_href=xray_href)
+    layout = _build_layout(view, log_x=log_x, title=title, uid=uid, xray_href=xray_href, movement=movement)
     facets = {}
     for column, _ in FACETS:
         if column == "band":
@@ -526,6 +672,17 @@ def snapshot(
         elif column in view.columns:
             facets[column] = tuple(sorted({str(v) for v in view[column].dropna()}, key=str.casefold))
     facets = {k: v for k, v in facets.items() if v}
+    waves_info = move_info = movers_table = None
+    movers_total = 0
+    if movement is not None:
+        from .waves import move_counts, movers
+
+        facets[MOVED] = ("1", "0")
+        waves_info = dict(movement.attrs["waves"])
+        move_info = move_counts(movement)
+        every_mover = movers(movement)
+        movers_total = len(every_mover)
+        movers_table = every_mover.groupby("move", sort=False).head(MOVERS_SHOWN).reset_index(drop=True)
     shown = [c for c, _ in NOT_SURVEYED_COLUMNS if c in missing.columns]
     return Snapshot(
         title=title,
@@ -540,7 +697,44 @@ def snapshot(
         facets=facets,
         not_surveyed=missing[shown].reset_index(drop=True),
         uid=uid,
+        waves=waves_info,
+        move_counts=move_info,
+        movers=movers_table,
+        compare_note=note,
+        movers_total=movers_total,
     )
+
+
+def report_filters(
+    filters: FilterSet | Mapping[str, Any] | str | Path | None,
+    segment_by: str | None,
+    segment: Any,
+    wave: str | None = None,
+) -> FilterSet:
+    """The filter set of one segment's report, narrowed to `wave` when one is given (see `segment_filters`)."""
+    fs = segment_filters(filters, segment_by, segment)
+    if wave is None:
+        return fs
+    value = str(wave).strip()
+    allowed = fs.criteria.get("wave")
+    if allowed and value not in allowed:
+        raise FilterError(f"wave {value!r} is outside the report's waves: {', '.join(allowed)}")
+    return fs.replace(wave=[value])
+
+
+def _movement(
+    dataset: Any, sc: Any, compare_to: str | None, **thresholds: float | None
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The wave-over-wave comparison of a scope covering exactly one wave, or (None, why not) / (None, None)."""
+    from .waves import compare_waves
+
+    named = sc.filters.criteria.get("wave", ())
+    if len(named) != 1:
+        return None, None
+    try:
+        return compare_waves(dataset, named[0], compare_to, scoped=sc, **thresholds), None
+    except HeatmapError as exc:
+        return None, str(exc)
 
 
 _live_bokehjs_loaded = False
@@ -558,6 +752,8 @@ def show_snapshot(
     title: str | None = None,
     embed_bokehjs: bool = True,
     xray_href: str | None = None,
+    wave: str | None = None,
+    compare_to: str | None = None,
 ) -> None:
     """Display a segment's snapshot in the notebook (returns None, so a cell ending with it shows it once).
 
@@ -577,6 +773,8 @@ def show_snapshot(
         green_above=green_above,
         title=title,
         xray_href=xray_href,
+        wave=wave,
+        compare_to=compare_to,
     )
     if not embed_bokehjs:
         display(snap)
@@ -587,7 +785,7 @@ def show_snapshot(
     _load_live_bokehjs()
     display(HTML(snap.header_html() + snap.controls_html()))
     show(snap.layout)
-    display(HTML(snap.not_surveyed_html()))
+    display(HTML(snap.movers_html() + snap.not_surveyed_html()))
 
 
 def write_segment_xrays(
@@ -600,10 +798,13 @@ def write_segment_xrays(
     include_emails: bool = False,
     red_below: float | None = None,
     green_above: float | None = None,
+    wave: str | None = None,
+    compare_to: str | None = None,
 ) -> int:
     """Write the X-Ray page of every surveyed account of a segment into `xray_dir`; return how many.
 
     The pages link back to the segment's report, `<run>/<slug>.html`, where `xray_dir` is `<run>/xray/<slug>`.
+    `wave` and `compare_to` as for `snapshot`: each page compares the same two waves for its account.
     """
     from .xray import xrays
     from .xray_view import write_xray_pages
@@ -613,10 +814,11 @@ def write_segment_xrays(
         warnings.simplefilter("ignore", FilterWarning)
         found = xrays(
             ds,
-            segment_filters(filters, segment_by, segment),
+            report_filters(filters, segment_by, segment, wave),
             include_emails=include_emails,
             red_below=red_below,
             green_above=green_above,
+            compare_to=compare_to,
         )
     folder = Path(xray_dir)
     back = f"../../{folder.name}.html"
@@ -696,6 +898,8 @@ def notebook_to_html(nb: Any, *, title: str) -> str:
     import copy
 
     page = copy.deepcopy(nb)
+    # the usual nbconvert convention: a cell tagged remove-cell is for the notebook's users, not the report's
+    page.cells = [c for c in page.cells if "remove-cell" not in c.get("metadata", {}).get("tags", [])]
     for cell in page.cells:
         if cell.get("cell_type") == "code":
             cell.outputs = [
@@ -748,7 +952,8 @@ STYLE = """<style>
 .hm-controls select{margin-left:.3em;max-width:16em}.hm-count{color:#52606d}
 .hm-scroll{max-height:24em;overflow:auto}
 .hm-table{border-collapse:collapse;font-size:.9em}.hm-table th,.hm-table td{padding:.2em .8em;text-align:left;
-border-bottom:1px solid #e4e7eb}.hm-table .hm-num{text-align:right}
+border-bottom:1px solid #e4e7eb}.hm-table .hm-num{text-align:right}.hm-movers td:nth-child(4){text-align:right}
+.hm-key{display:inline-block;width:1.4em;height:3px;vertical-align:middle;margin:0 .2em 0 .5em}
 </style>"""
 
 # Finds this snapshot's filters and sources by name in the page's Bokeh documents when a select changes.
@@ -778,6 +983,9 @@ CONTROLS_JS = """(function () {
     for (const s of box.querySelectorAll("select")) {
       if (s.value !== "") wanted.push([s.dataset.column, s.value]);
     }
+    for (const c of box.querySelectorAll("input[type=checkbox][data-column]")) {
+      if (c.checked) wanted.push([c.dataset.column, c.value]);
+    }
     let shown = 0, total = 0;
     m.filters.forEach(function (f, k) {
       const src = m.sources[k], data = src.data, n = src.get_length() || 0;
@@ -798,9 +1006,26 @@ CONTROLS_JS = """(function () {
     });
     count.textContent = shown.toLocaleString() + " of " + total.toLocaleString() + " accounts shown";
   }
-  for (const s of box.querySelectorAll("select")) s.addEventListener("change", apply);
+  const trails = box.querySelector("input.hm-trails");
+  function showTrails() {
+    if (!trails) return;
+    for (const doc of (window.Bokeh && window.Bokeh.documents) || []) {
+      for (let k = 0; ; k++) {
+        const r = doc.get_model_by_name("hm-trail-__UID__-" + k);
+        if (r == null) break;
+        r.visible = trails.checked;
+      }
+    }
+  }
+  for (const s of box.querySelectorAll("select, input[type=checkbox][data-column]")) {
+    s.addEventListener("change", apply);
+  }
+  if (trails) trails.addEventListener("change", showTrails);
   box.querySelector(".hm-reset").addEventListener("click", function () {
     for (const s of box.querySelectorAll("select")) s.value = "";
+    for (const c of box.querySelectorAll("input[type=checkbox][data-column]")) c.checked = false;
+    if (trails) trails.checked = true;
     apply();
+    showTrails();
   });
 })();"""
