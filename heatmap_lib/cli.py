@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 import warnings
@@ -63,6 +64,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--green-above", type=float, default=None, help="NPS above this is green (default 10)")
     _add_load_options(p)
 
+    p = sub.add_parser(
+        "health",
+        help="write the per-account usage health table (csv, xlsx or json)",
+        description="Per account over a window: active users, events, KPI users, feature breadth, seat "
+        "utilisation, onboarding, last activity and the change against the previous window.",
+    )
+    p.add_argument("data", help="dataset path (needs a usage_events table)")
+    p.add_argument("--filters", help="filter-set file (.yaml or .json); account filters apply")
+    p.add_argument("--out", type=Path, required=True, help="output file: .csv, .xlsx or .json (no row cap)")
+    p.add_argument("--as-of", type=_date, default=None, help="last day counted, YYYY-MM-DD (default: latest event)")
+    p.add_argument("--window-days", type=int, default=28, help="window length in days (default 28)")
+    p.add_argument("--kpi", action="append", default=[], metavar="EVENT", help="a KPI event (repeatable)")
+    p.add_argument("--onboarding", action="append", default=[], metavar="EVENT", help="an onboarding step")
+    p.add_argument("--inactive-days", type=int, default=30, help="no event in this many days: inactive")
+    _add_load_options(p)
+
     from .batch import add_run_command
     from .renewal import add_calibrate_command
     from .static_export import add_export_command
@@ -71,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     add_run_command(sub)
     add_calibrate_command(sub, load_options=_add_load_options)
     return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _say(message: str) -> None:
@@ -165,6 +189,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Compute and write the per-account usage health table."""
+    from . import health
+    from .filters import FilterSet
+
+    filters = FilterSet.load(args.filters) if args.filters else None
+    ds = _load(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = health.health_summary(
+            ds,
+            filters,
+            as_of=args.as_of,
+            window_days=args.window_days,
+            kpi_events=tuple(args.kpi),
+            onboarding_events=tuple(args.onboarding),
+            inactive_days=args.inactive_days,
+        )
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            _say(f"warning: {w.message}")
+    health.export(df, args.out, ds)
+    _say(f"{len(df):,} accounts written to {args.out}")
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the renewal weights on the renewal history and write them with their validation."""
     from .renewal import cmd_calibrate as run
@@ -179,6 +229,7 @@ COMMANDS = {
     "export": cmd_export,
     "run": cmd_run,
     "calibrate": cmd_calibrate,
+    "health": cmd_health,
 }
 
 

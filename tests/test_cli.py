@@ -20,7 +20,7 @@ def heatmap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", ["demo", "validate", "summary"])
+@pytest.mark.parametrize("command", ["demo", "validate", "summary", "export", "run", "calibrate", "health"])
 def test_every_command_has_help(command):
     run = heatmap(command, "--help")
     assert run.returncode == 0 and "usage: heatmap " + command in run.stdout
@@ -106,3 +106,15 @@ def test_unknown_output_type_and_bad_filter_file(tmp_path):
     run = heatmap("summary", str(data), "--filters", str(bad), "--out", str(tmp_path / "s.csv"))
     assert run.returncode == 2 and "unknown filter key 'regoin'" in run.stderr
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_health_command_writes_every_account(tmp_path):
+    data = tmp_path / "demo"
+    assert heatmap("demo", "--out", str(data), "--accounts", "25").returncode == 0
+    out = tmp_path / "health.xlsx"
+    run = heatmap("health", str(data), "--out", str(out), "--kpi", "create_report", "--as-of", "2026-09-30")
+    assert run.returncode == 0, run.stderr
+    got = pd.read_excel(out, sheet_name="health", engine="openpyxl")
+    assert len(got) == 25 and {"active_users", "kpi_users", "seat_utilisation"} <= set(got.columns)
+    run = heatmap("health", str(data), "--out", str(out), "--as-of", "30/09/2026")
+    assert run.returncode == 2 and "is not a date (YYYY-MM-DD)" in run.stderr
