@@ -129,7 +129,7 @@ class Spec:
         return {
             "file": str(self.path) if self.path else None,
             "notebook": str(self.notebook),
-            "data": self.data,
+            "data": _redact(self.data),
             "segment_by": self.segment_by,
             "segments": list(self.segments) if self.segments is not None else "all",
             "filters": self.filters.to_dict(),
@@ -148,6 +148,17 @@ def _resolve(base: Path, value: str) -> Path:
 
 def _is_url(value: str) -> bool:
     return "://" in value
+
+
+def _redact(data: str) -> str:
+    """A data URL without its password (manifests and index pages are shared); a path as it is."""
+    from .engines import redact
+
+    return redact(data)
+
+
+def _data_name(data: str) -> str:
+    return _redact(data) if _is_url(data) else Path(data).name
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -878,18 +889,36 @@ def run(
     check_notebook_parameters(spec)
     nb = nbformat.read(str(spec.notebook), as_version=4)
     nb.cells.insert(0, _reset_cell(spec.notebook.parent))
-    spec.output.mkdir(parents=True, exist_ok=True)
+    _check_writable(spec.output)
     # The data are loaded and validated once, into a DuckDB file every kernel opens read-only (report.open_data)
     # rather than validating them again per segment; it lives beside the runs and goes when the run ends.
     with tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-") as prepared:
-        dataset = load(spec.data, database=Path(prepared) / "dataset.duckdb")
+        if _is_url(spec.data):  # tables stay in their engine: checked once here, each kernel checks structure only
+            dataset = load(spec.data)
+            sidecar = Path(prepared) / "source.json"
+            sidecar.write_text(json.dumps({"source": spec.data}), encoding="utf-8")
+        else:
+            dataset = load(spec.data, database=Path(prepared) / "dataset.duckdb")
         try:
-            sidecar = report.save_prepared(dataset, Path(prepared) / "dataset.duckdb")
+            if not _is_url(spec.data):
+                sidecar = report.save_prepared(dataset, Path(prepared) / "dataset.duckdb")
             return _run_loaded(
                 spec, nb, dataset, sidecar, started, progress=progress, fresh=fresh_kernels, on_segment=on_segment
             )
         finally:
-            dataset.con.close()
+            dataset.close()
+
+
+def _check_writable(folder: Path) -> None:
+    """Create the output folder and prove it takes a file, before anything runs (a clear error, not a traceback)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".heatmap-probe-")
+        os.close(fd)
+        Path(probe).unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise HeatmapError(f"output folder {folder} cannot be written: {reason}") from None
 
 
 def _run_loaded(
@@ -910,7 +939,7 @@ def _run_loaded(
     values = resolve_segments(spec, dataset)
     names = segment_file_names(values)
     run_id, folder = _new_run_folder(spec.output)
-    ctx = _Context(spec=spec, folder=folder, notebook=nb, data_name=Path(spec.data).name, fresh_kernels=fresh)
+    ctx = _Context(spec=spec, folder=folder, notebook=nb, data_name=_data_name(spec.data), fresh_kernels=fresh)
     ctx.xray_pages = set(XRAY_PARAMETERS) <= set(declared_parameters(spec.notebook))
     ctx.km_class = _kernel_manager_class()
     # Unix socket paths are limited to about 100 characters: the folder is a short one in the system temp dir
@@ -929,7 +958,7 @@ def _run_loaded(
         if fresh
         else f"one per worker, reset between segments (<= {KERNEL_REUSE_LIMIT})",
         "data": {
-            "path": spec.data,
+            "path": _redact(spec.data),
             "fingerprint": dataset.fingerprint(),
             "rows": dict(dataset.rows),
             "excluded": dataset.exclusion_note(),
@@ -953,7 +982,7 @@ def _run_loaded(
 
     save()
     # the kernels open the data read-only: DuckDB lets several processes read a file nobody writes
-    dataset.con.close()
+    dataset.close()
     ctx.kernel_env = {report.PREPARED_ENV: str(sidecar)}
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
@@ -1022,7 +1051,7 @@ def _run_loaded(
         _stop_workers(ctx, threads, patience=0 if all(not t.is_alive() for t in threads) else 30.0)
         bar.close()
         if reader is not None:
-            reader.con.close()
+            reader.close()
         if ctx.sockets is not None:
             shutil.rmtree(ctx.sockets, ignore_errors=True)
         for signum, handler in ((signal.SIGTERM, previous), (signal.SIGINT, previous_int)):
