@@ -893,14 +893,14 @@ def run(
     # The data are loaded and validated once, into a DuckDB file every kernel opens read-only (report.open_data)
     # rather than validating them again per segment; it lives beside the runs and goes when the run ends.
     with tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-") as prepared:
-        if _is_url(spec.data):  # tables stay in their engine: checked once here, each kernel checks structure only
-            dataset = load(spec.data)
-            sidecar = Path(prepared) / "source.json"
-            sidecar.write_text(json.dumps({"source": spec.data}), encoding="utf-8")
-        else:
-            dataset = load(spec.data, database=Path(prepared) / "dataset.duckdb")
+        # a URL's tables stay in their engine: checked once here, then each kernel checks their structure only
+        url = _is_url(spec.data)
+        dataset = load(spec.data) if url else load(spec.data, database=Path(prepared) / "dataset.duckdb")
         try:
-            if not _is_url(spec.data):
+            if url:
+                sidecar = Path(prepared) / "source.json"
+                sidecar.write_text(json.dumps({"source": spec.data}), encoding="utf-8")
+            else:
                 sidecar = report.save_prepared(dataset, Path(prepared) / "dataset.duckdb")
             return _run_loaded(
                 spec, nb, dataset, sidecar, started, progress=progress, fresh=fresh_kernels, on_segment=on_segment

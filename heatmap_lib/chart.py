@@ -9,6 +9,7 @@ calls `update_chart` on a filter change, which swaps the data and moves the guid
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,17 +37,22 @@ from .metrics import BAND_LABELS, BANDS, Guides, Thresholds, quadrant_guides
 
 __all__ = [
     "BAND_COLORS",
+    "DIRECTION_CODES",
     "EMPTY_TEXT",
     "FILTER_COLUMNS",
     "MAX_SIZE",
     "MIN_SIZE",
     "SOURCE_COLUMNS",
+    "TRAIL_COLORS",
+    "TRAIL_COLUMNS",
+    "TRAIL_LABELS",
     "BubbleChart",
     "band_legend_labels",
     "bubble_chart",
     "bubble_size",
     "bubble_source_data",
     "format_money",
+    "trail_source_data",
     "update_chart",
     "xray_link",
 ]
@@ -77,6 +83,40 @@ SOURCE_COLUMNS: tuple[str, ...] = (
     "nps_text",
 )
 FILTER_COLUMNS: tuple[str, ...] = ("tier", "region")  # carried along for client-side filters in snapshots
+# Wave over wave: a trail from the previous wave's footprint to this wave's, coloured by the NPS change.
+TRAIL_COLUMNS: tuple[str, ...] = (
+    "footprint_prev",
+    "trail",
+    "direction",
+    "moved",
+    "nps_change",
+    "nps_change_low",
+    "nps_change_high",
+    "band_prev",
+)
+DIRECTION_CODES: dict[str, int] = {"undefined": 0, "up": 1, "down": 2, "noise": 3, "newly_silent": 4}
+TRAIL_COLORS: dict[str, str] = {
+    "undefined": "#9e9e9e",
+    "up": BAND_COLORS["green"],
+    "down": BAND_COLORS["red"],
+    "noise": "#9e9e9e",
+    "newly_silent": "#9e9e9e",
+}
+TRAIL_LABELS: dict[str, str] = {"up": "Real rise", "down": "Real drop", "noise": "Within noise"}
+# The hover line of the NPS change, formatted in the browser from the compact columns (only numbers and the fixed
+# band labels reach the text: no customer text, nothing to escape).
+CHANGE_HOVER_JS = """
+const d = source.data, i = special_vars.index, code = d.direction[i];
+if (code < 0) return "no comparison";
+if (d.trail[i] !== 1) return "new: not surveyed in the compared wave";
+const bands = __BANDS__, labels = __LABELS__, before = d.band_prev[i];
+const was = before >= 0 && bands[before] !== d.band[i] ? "; was " + labels[before] : "";
+if (code === 4) return "newly silent: nobody answered this wave" + was;
+if (code === 0) return "undefined: no answer in one of the waves" + was;
+function s(x) { const r = Math.round(x); return (r > 0 ? "+" : r < 0 ? "\\u2212" : "") + Math.abs(r); }
+const verdict = code === 1 ? "real rise" : code === 2 ? "real drop" : "within noise";
+return s(d.nps_change[i]) + " (" + s(d.nps_change_low[i]) + " to " + s(d.nps_change_high[i]) + "), " + verdict + was;
+"""
 TOOLTIPS = [
     ("Account", "@account_name"),
     ("Account manager", "@account_manager"),
@@ -223,6 +263,49 @@ def _take(values: Any, order: np.ndarray) -> Any:
     return np.asarray(values, dtype=object)[order].tolist()
 
 
+def trail_source_data(account_ids: Iterable[str], movement: pd.DataFrame | None) -> dict[str, Any]:
+    """The wave-over-wave columns (`TRAIL_COLUMNS`) for the bubbles of these accounts, in the same order.
+
+    `movement` is `waves.compare_waves(...)` (None or empty: no comparison). Compact on purpose (small integer
+    codes, sent to the browser as gzipped binary, so a 1,000-account snapshot stays under its 2 MB budget):
+    `footprint_prev` the footprint in the compared wave (NaN when not surveyed then); `trail` 1 for accounts
+    surveyed in both waves (they get a trail), else 0; `direction` the code of `DIRECTION_CODES` (up, down,
+    noise, undefined, newly silent; -1 without a comparison), which colours the trail; `moved` 1 when the band
+    changed or the NPS change is real; `nps_change` with `nps_change_low`/`nps_change_high`; `band_prev` the
+    index of the compared wave's band in `BANDS` (-1 when absent). The hover line is formatted in the browser.
+    """
+    ids = [str(a) for a in account_ids]
+    n = len(ids)
+    if movement is None or not len(movement) or not n:
+        return {
+            "footprint_prev": np.full(n, np.nan, dtype=np.float32),
+            "trail": np.zeros(n, dtype=np.int8),
+            "direction": np.full(n, -1, dtype=np.int8),
+            "moved": np.zeros(n, dtype=np.int8),
+            "nps_change": np.full(n, np.nan, dtype=np.float32),
+            "nps_change_low": np.full(n, np.nan, dtype=np.float32),
+            "nps_change_high": np.full(n, np.nan, dtype=np.float32),
+            "band_prev": np.full(n, -1, dtype=np.int8),
+        }
+    m = movement.assign(account_id=movement["account_id"].astype(str)).drop_duplicates("account_id")
+    m = m.set_index("account_id").reindex(ids)
+    status = m["wave_status"]
+    both = status.isin(["both", "newly_silent"]).to_numpy()
+    codes = m["direction"].map(DIRECTION_CODES).where(status != "newly_silent", DIRECTION_CODES["newly_silent"])
+    band_index = {b: i for i, b in enumerate(BANDS)}
+    return {
+        "footprint_prev": np.where(both, m["contacts_invited_prev"].to_numpy(dtype=float), np.nan).astype(np.float32),
+        "trail": both.astype(np.int8),
+        "direction": codes.fillna(-1).to_numpy(dtype=np.int8),
+        "moved": m["moved"].eq(True).to_numpy().astype(np.int8),
+        # whole points are all the hover shows; rounded values also compress far better
+        "nps_change": np.round(m["nps_change"].to_numpy(dtype=float)).astype(np.float32),
+        "nps_change_low": np.round(m["nps_change_low"].to_numpy(dtype=float)).astype(np.float32),
+        "nps_change_high": np.round(m["nps_change_high"].to_numpy(dtype=float)).astype(np.float32),
+        "band_prev": m["band_prev"].map(band_index).where(both, -1).fillna(-1).to_numpy(dtype=np.int8),
+    }
+
+
 def xray_link(pattern: str, account_id: str) -> str:
     """The X-Ray address for an account: `pattern` ("xray/{account_id}.html") with the id URL-quoted (no "/")."""
     from urllib.parse import quote
@@ -254,6 +337,8 @@ class BubbleChart:
     empty_frame: GlyphRenderer
     log_x: bool = False
     xray_href: str | None = None
+    trails: tuple[GlyphRenderer, ...] = ()  # wave over wave: the trail segments, then their start dots
+    trail_legend: Legend | None = None
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(figure, source)`."""
@@ -296,6 +381,8 @@ def bubble_chart(
     height: int = 560,
     source: ColumnDataSource | None = None,
     xray_href: str | None = None,
+    movement: pd.DataFrame | None = None,
+    trail_legend: bool = True,
 ) -> BubbleChart:
     """Build the bubble chart of an account summary (one bubble per surveyed account).
 
@@ -303,11 +390,19 @@ def bubble_chart(
     legend entries (default: the summary's `attrs["thresholds"]`); `source` lets several views share one data
     source (it is filled with this summary's data). With `xray_href` (a pattern such as "xray/{account_id}.html")
     clicking a bubble also opens that account's X-Ray page; otherwise it only selects it.
+
+    `movement` (a `waves.compare_waves` frame for the summary's wave, or an empty frame) adds the wave-over-wave
+    layer: a trail from each account's footprint in the compared wave to its footprint now (the value is the
+    same, so the trail is vertical), green for a real rise, red for a real drop, gray within noise, with its own
+    legend (`trail_legend=False`: none, the page says it) and an "NPS change" hover line. Without it (None)
+    the chart has no trail renderer at all.
     """
     thresholds = thresholds if thresholds is not None else summary.attrs.get("thresholds")
     data = bubble_source_data(summary, thresholds=thresholds, log_x=log_x)
     if xray_href is not None:
         data["xray_href"] = [xray_link(xray_href, a) for a in data["account_id"]]
+    if movement is not None:
+        data.update(trail_source_data(data["account_id"], movement))
     if source is None:
         source = ColumnDataSource(data=data)
     else:
@@ -327,6 +422,7 @@ def bubble_chart(
     fig.yaxis.formatter = NumeralTickFormatter(format="0,0")
     fig.yaxis.ticker = BasicTicker(min_interval=1)  # footprints are counts: no ticks between whole numbers
 
+    trails, trail_key = _trail_layer(fig, source, movement, trail_legend) if movement is not None else ((), None)
     labels = band_legend_labels(thresholds)
     renderers: list[Any] = []
     items = []
@@ -373,12 +469,16 @@ def bubble_chart(
     frame = fig.scatter(x=[math.nan], y=[math.nan], size=0, visible=False, name="empty_frame")
     ranges: list[Any] = [fig.x_range, fig.y_range]  # DataRange1d, typed as Range
     for r in ranges:
-        r.renderers = [*renderers, frame]
+        r.renderers = [*renderers, *trails, frame]
     legend = Legend(items=items, title="NPS band", location="top_left", click_policy="hide")
     fig.add_layout(legend, "right")
 
     # Default tooltips: Bokeh escapes each `@field` value, so customer text shows as text (DESIGN 8).
-    fig.add_tools(HoverTool(renderers=renderers, tooltips=TOOLTIPS))
+    hover = HoverTool(renderers=renderers, tooltips=TOOLTIPS)
+    if movement is not None:
+        hover.tooltips = [*TOOLTIPS, ("NPS change", "@direction{custom}")]
+        hover.formatters = {"@direction": _change_hover(source)}
+    fig.add_tools(hover)
     tap = TapTool(renderers=renderers, behavior="select")
     if xray_href is not None:
         tap.callback = CustomJS(
@@ -435,9 +535,79 @@ def bubble_chart(
         empty_frame=frame,
         log_x=log_x,
         xray_href=xray_href,
+        trails=tuple(trails),
+        trail_legend=trail_key,
     )
     _place(chart, data, g)
     return chart
+
+
+def _change_hover(source: ColumnDataSource) -> Any:
+    """The formatter of the hover's "NPS change" line (see `CHANGE_HOVER_JS`)."""
+    from bokeh.models import CustomJSHover
+
+    labels = json.dumps([BAND_LABELS[b] for b in BANDS])
+    code = CHANGE_HOVER_JS.replace("__BANDS__", json.dumps(list(BANDS))).replace("__LABELS__", labels)
+    return CustomJSHover(args={"source": source}, code=code)
+
+
+def _trail_title(movement: pd.DataFrame | None) -> str:
+    compare_to = ((movement.attrs.get("waves") or {}).get("compare_to")) if movement is not None else None
+    return f"NPS change since {compare_to}" if compare_to else "NPS change since the compared wave"
+
+
+def _trail_layer(
+    fig: Any, source: ColumnDataSource, movement: pd.DataFrame | None, with_legend: bool
+) -> tuple[list[Any], Legend | None]:
+    """The trail segments and start dots (drawn under the bubbles), and their legend below the plot."""
+    from bokeh.models import LinearColorMapper
+    from bokeh.transform import transform
+
+    # direction codes 0..4 fall in bins of width 1 centred on each code
+    palette = [TRAIL_COLORS[d] for d in sorted(DIRECTION_CODES, key=DIRECTION_CODES.__getitem__)]
+    mapper = LinearColorMapper(palette=palette, low=-0.5, high=len(palette) - 0.5)
+    colour = transform("direction", mapper)
+    view = CDSView(filter=GroupFilter(column_name="trail", group=1))
+    segments = fig.segment(
+        x0="x",
+        y0="footprint_prev",
+        x1="x",
+        y1="contacts_invited",
+        source=source,
+        view=view,
+        line_color=colour,
+        line_width=2.5,
+        line_alpha=0.8,
+        name="trails",
+    )
+    starts = fig.scatter(
+        x="x",
+        y="footprint_prev",
+        size=5,
+        source=source,
+        view=CDSView(filter=GroupFilter(column_name="trail", group=1)),
+        fill_color=colour,
+        line_color=colour,
+        fill_alpha=0.8,
+        name="trail_starts",
+    )
+    if not with_legend:
+        return [segments, starts], None
+    items = []
+    for direction, label in TRAIL_LABELS.items():
+        key: Any = fig.segment(
+            x0=[math.nan],
+            y0=[math.nan],
+            x1=[math.nan],
+            y1=[math.nan],
+            line_color=TRAIL_COLORS[direction],
+            line_width=2.5,
+            name=f"legend_trail_{direction}",
+        )
+        items.append(LegendItem(label=fixed(label), renderers=[key]))
+    legend = Legend(items=items, title=_trail_title(movement), orientation="horizontal", location="center")
+    fig.add_layout(legend, "below")
+    return [segments, starts], legend
 
 
 def _place(chart: BubbleChart, data: Mapping[str, Any], g: Guides) -> None:
@@ -456,14 +626,25 @@ def _place(chart: BubbleChart, data: Mapping[str, Any], g: Guides) -> None:
     frame_source.data = unit if empty else {"x": [math.nan], "y": [math.nan]}
 
 
-def update_chart(chart: BubbleChart, summary: pd.DataFrame, *, guides: Guides | None = None) -> BubbleChart:
+def update_chart(
+    chart: BubbleChart,
+    summary: pd.DataFrame,
+    *,
+    guides: Guides | None = None,
+    movement: pd.DataFrame | None = None,
+) -> BubbleChart:
     """Show another summary on the same figure: replace the data in place, move the guides, clear the selection.
 
     For the live dashboard: no model is created, so a filter change costs one data message to the browser.
+    A chart built with a movement layer takes the new `movement` too (None: no trail for this summary).
     """
     data = bubble_source_data(summary, log_x=chart.log_x)
     if chart.xray_href is not None:
         data["xray_href"] = [xray_link(chart.xray_href, a) for a in data["account_id"]]
+    if chart.trails:
+        data.update(trail_source_data(data["account_id"], movement))
+        if chart.trail_legend is not None:
+            chart.trail_legend.title = _trail_title(movement)
     chart.source.selected.indices = []
     chart.source.data = data
     labels = band_legend_labels(summary.attrs.get("thresholds"))

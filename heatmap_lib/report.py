@@ -134,12 +134,18 @@ def open_data(data: Any, *, prepared: str | Path | None = None) -> Any:
     In a kernel started by `heatmap run`, a path naming the run's data opens the copy the run validated once,
     read-only, instead of loading and validating it again for every segment; anywhere else, `load(path)`.
     `prepared` names that copy's description (`save_prepared`) explicitly instead of the environment.
+    A connection URL (`postgres://...`, `spark://...`) opens the tables where they are; in a `heatmap run` kernel
+    their rows are not checked again (the run did, once).
     """
     from .data import Dataset, Exclusion, load
 
     if not isinstance(data, str | Path):
         return data
     prepared = prepared or os.environ.get(PREPARED_ENV)
+    if isinstance(data, str) and "://" in data:  # a connection URL: the tables stay in their engine (engines.py)
+        ran = bool(prepared) and Path(str(prepared)).is_file()
+        checked = ran and json.loads(Path(str(prepared)).read_text(encoding="utf-8")).get("source") == data
+        return load(data, checks="structure" if checked else None)  # a batch run checked the rows once already
     if prepared and Path(prepared).is_file():
         info = json.loads(Path(prepared).read_text(encoding="utf-8"))
         if _same_path(info["source"], data) and Path(info["database"]).is_file():
@@ -520,7 +526,7 @@ def _build_layout(
     chart = bubble_chart(view, log_x=log_x, title=title, xray_href=xray_href, movement=movement, trail_legend=False)
     for k, trail in enumerate(chart.trails):
         trail.name = f"hm-trail-{uid}-{k}"
-    _band_hover_in_browser(chart, view.attrs.get("thresholds"))
+    _hover_in_browser(chart, view)
     table = account_table(view, xray_href=xray_href)
     table_model = getattr(table, "table", table)
     layout = column(chart.figure, table_model)
@@ -564,24 +570,63 @@ def _build_layout(
     return layout
 
 
-def _band_hover_in_browser(chart: Any, thresholds: Any) -> None:
-    """Name the band in the hover from the `band` column in the browser instead of a `band_label` per account.
+# Hover lines formatted in the browser from small numeric columns (see `_hover_in_browser`). Only numbers and
+# fixed labels reach the text, no customer text.
+NPS_HOVER_JS = """
+const d = source.data, i = special_vars.index, x = d.hover_nps[i];
+if (x !== x) return "no response";
+function s(v) { return v < 0 ? "\\u2212" + (-v) : String(v === 0 ? 0 : v); }
+return s(x) + " (" + s(d.hover_nps_low[i]) + " to " + s(d.hover_nps_high[i]) + ")"
+  + (d.hover_small[i] ? ", small sample" : "");
+"""
+RATE_HOVER_JS = """
+const d = source.data, i = special_vars.index;
+return d.hover_rate[i] + "% (" + d.hover_responses[i].toLocaleString("en-US") + " of "
+  + d.hover_invitations[i].toLocaleString("en-US") + ")";
+"""
 
-    The labels are four fixed strings (with the thresholds); sending one per account cost about 25 KB of a
-    1,000-account page, which is what the wave-over-wave layer needs to stay under the 2 MB budget.
+
+def _hover_in_browser(chart: Any, view: pd.DataFrame) -> None:
+    """Format the hover's band, NPS and response-rate lines in the browser, from small numeric columns.
+
+    Instead of a preformatted text per account (`band_label`, `nps_text`, `rate_text`: about 70 KB of a
+    1,000-account page) the page carries the rounded figures as compact binary arrays and four fixed band labels;
+    the text shown is the same as the live chart's. This is what keeps a 1,000-account report with the
+    wave-over-wave layer under its 2 MB budget.
     """
     from bokeh.models import CustomJSHover, HoverTool
 
     from .chart import band_legend_labels
 
-    labels = json.dumps(band_legend_labels(thresholds))
+    src = chart.source
+    ids = [str(a) for a in src.data["account_id"]]
+    rows = view.assign(account_id=view["account_id"].astype(str)).set_index("account_id").reindex(ids)
+
+    def whole(values: pd.Series) -> np.ndarray:  # rounded as the live chart's text is (Python's format)
+        return np.array([float(f"{v:.0f}") if v == v else np.nan for v in values.astype(float)], dtype=np.float32)
+
+    labels = json.dumps(band_legend_labels(view.attrs.get("thresholds")))
+    formatters: dict[str, Any] = {"@band": CustomJSHover(code=f"const l = {labels}; return l[value] || String(value);")}
+    swaps = {("Band", "@band_label"): ("Band", "@band{custom}")}
+    if {"nps", "nps_low", "nps_high"} <= set(rows.columns):
+        src.data["hover_nps"] = whole(rows["nps"])
+        src.data["hover_nps_low"] = whole(rows["nps_low"])
+        src.data["hover_nps_high"] = whole(rows["nps_high"])
+        small = rows["small_sample"] if "small_sample" in rows else pd.Series(False, index=rows.index)
+        src.data["hover_small"] = small.fillna(False).astype(bool).to_numpy().astype(np.int8)
+        swaps[("NPS", "@nps_text")] = ("NPS", "@hover_nps{custom}")
+        formatters["@hover_nps"] = CustomJSHover(args={"source": src}, code=NPS_HOVER_JS)
+    if {"responses", "invitations", "response_rate"} <= set(rows.columns):
+        src.data["hover_rate"] = np.array([int(f"{r:.0%}"[:-1]) for r in rows["response_rate"]], dtype=np.int16)
+        src.data["hover_responses"] = rows["responses"].to_numpy(dtype=np.int32)
+        src.data["hover_invitations"] = rows["invitations"].to_numpy(dtype=np.int32)
+        swaps[("Response rate", "@rate_text")] = ("Response rate", "@hover_rate{custom}")
+        formatters["@hover_rate"] = CustomJSHover(args={"source": src}, code=RATE_HOVER_JS)
     for tool in chart.figure.select({"type": HoverTool}):
-        tips = list(tool.tooltips) if isinstance(tool.tooltips, list) else []
-        if ("Band", "@band_label") in tips:
-            tips[tips.index(("Band", "@band_label"))] = ("Band", "@band{custom}")
-            tool.tooltips = tips
-            code = f"const labels = {labels}; return labels[value] || String(value);"
-            tool.formatters = {**tool.formatters, "@band": CustomJSHover(code=code)}
+        if not isinstance(tool.tooltips, list):
+            continue
+        tool.tooltips = [swaps.get(tuple(t), tuple(t)) for t in tool.tooltips]
+        tool.formatters = {**tool.formatters, **formatters}
 
 
 def _fields_used(layout: Any, source: Any) -> set[str]:
@@ -723,7 +768,7 @@ def report_filters(
 
 
 def _movement(
-    dataset: Any, sc: Any, compare_to: str | None, **thresholds: float | None
+    dataset: Any, sc: Any, compare_to: str | None, *, red_below: float | None, green_above: float | None
 ) -> tuple[pd.DataFrame | None, str | None]:
     """The wave-over-wave comparison of a scope covering exactly one wave, or (None, why not) / (None, None)."""
     from .waves import compare_waves
@@ -732,7 +777,8 @@ def _movement(
     if len(named) != 1:
         return None, None
     try:
-        return compare_waves(dataset, named[0], compare_to, scoped=sc, **thresholds), None
+        cmp = compare_waves(dataset, named[0], compare_to, scoped=sc, red_below=red_below, green_above=green_above)
+        return cmp, None
     except HeatmapError as exc:
         return None, str(exc)
 

@@ -225,7 +225,12 @@ def _wrap() -> w.Layout:
 
 
 class Dashboard:
-    """The Customer Heat Map in a live kernel: filter panel, bubble chart, account table, not-surveyed list."""
+    """The Customer Heat Map in a live kernel: filter panel, bubble chart, account table, not-surveyed list.
+
+    Wave over wave: when the filters select exactly one wave, the chart shows each account's trail since the
+    wave chosen in "Compare to" (default: the wave sent before); "Trails" shows or hides them and "Only accounts
+    that moved" keeps the accounts whose band changed or whose NPS change is real, in the chart and the table.
+    """
 
     def __init__(
         self,
@@ -238,27 +243,49 @@ class Dashboard:
         green_above: float | None = None,
         xray_href: str | None = None,
         on_select: Callable[[str], None] | None = None,
+        compare_to: str | None = None,
     ) -> None:
         from .chart import bubble_chart
+        from .metrics import quadrant_guides
         from .table import account_table, not_surveyed_table
+        from .waves import wave_order
 
         self.dataset = dataset
         self.thresholds = {"red_below": red_below, "green_above": green_above}
         self.panel = FilterPanel(dataset, library)
         self.on_select = on_select
         self.last_refresh_s = 0.0
+        waves = wave_order(dataset)
+        self.compare_to = w.Dropdown(
+            options=[("the wave before", None), *((v, v) for v in waves)],
+            value=compare_to if compare_to in waves else None,
+            description="Compare to",
+            style={"description_width": "110px"},
+        )
+        self.show_trails = w.Checkbox(value=True, description="Trails", indent=False, layout=w.Layout(width="90px"))
+        self.movers_only = w.Checkbox(
+            value=False, description="Only accounts that moved (band changed or real NPS change)", indent=False
+        )
+        self.movement_note = w.HTML()
+        self.movement: pd.DataFrame | None = None
         if filters is not None:
             with self.panel.hold():
                 self.panel.set_filters(filters)
         self.summary, self.blind_spots = self._compute(self.panel.filters)
-        self.chart = bubble_chart(self.summary, log_x=log_x)
-        self.table = account_table(self.summary, xray_href=xray_href)
+        shown = self._shown()
+        self.chart = bubble_chart(
+            shown, log_x=log_x, guides=quadrant_guides(self.summary), movement=_or_empty(self.movement)
+        )
+        self.table = account_table(shown, xray_href=xray_href)
         self.blind_table = not_surveyed_table(self.blind_spots)
         self.xray_output = w.HTML()
         self.xray_account: str | None = None
         self.chart.source.selected.on_change("indices", self._selected_bubble)
         self.table.source.selected.on_change("indices", self._selected_row)
         self.panel.on_change(lambda fs: self.refresh(fs))
+        self.compare_to.observe(lambda _: self.refresh(), "value")
+        self.movers_only.observe(lambda _: self._render(), "value")
+        self.show_trails.observe(self._toggle_trails, "value")
         self._show_counts()
 
     @property
@@ -277,12 +304,67 @@ class Dashboard:
         summary, blind = heatmap_tables(self.dataset, scoped=sc, **self.thresholds)
         notes = [str(c.message) for c in caught if issubclass(c.category, FilterWarning)]
         self.panel.message.value = "".join(f"<div>⚠ {html.escape(n)}</div>" for n in notes)
+        self.movement = self._compare(sc)
         return summary, blind
+
+    def _compare(self, sc: Any) -> pd.DataFrame | None:
+        """The comparison of the one wave in scope with the chosen wave, or None (the note says why)."""
+        from .waves import compare_waves, describe_moves, move_counts
+
+        named = sc.filters.criteria.get("wave", ())
+        if len(named) != 1:
+            self.movement_note.value = "<i>Select one wave to see where each account moved since another.</i>"
+            return None
+        try:
+            t = self.thresholds
+            movement = compare_waves(
+                self.dataset,
+                named[0],
+                self.compare_to.value,
+                scoped=sc,
+                red_below=t["red_below"],
+                green_above=t["green_above"],
+            )
+        except HeatmapError as exc:
+            self.movement_note.value = f"<i>{html.escape(str(exc))}</i>"
+            return None
+        c = move_counts(movement)
+        waves = movement.attrs["waves"]
+        self.movement_note.value = (
+            f"<b>{html.escape(waves['wave'])}</b> compared with <b>{html.escape(waves['compare_to'])}</b>: "
+            + describe_moves(c)
+            + f"; {c['new']:,} new, {c['dropped']:,} not surveyed again."
+        )
+        return movement
+
+    def _shown(self) -> pd.DataFrame:
+        """The summary as drawn: only the accounts that moved when that box is ticked and waves are compared."""
+        if not self.movers_only.value or self.movement is None:
+            return self.summary
+        moved = set(self.movement.loc[self.movement["moved"], "account_id"].astype(str))
+        shown = self.summary[self.summary["account_id"].astype(str).isin(moved)]
+        shown.attrs = dict(self.summary.attrs)
+        return shown
+
+    def _render(self) -> None:
+        """Redraw chart and table from the computed summary and comparison (no query)."""
+        from .chart import update_chart
+        from .metrics import quadrant_guides
+        from .table import update_table
+
+        shown = self._shown()
+        update_chart(self.chart, shown, guides=quadrant_guides(self.summary), movement=self.movement)
+        update_table(self.table, shown)
+
+    def _toggle_trails(self, change: dict) -> None:
+        for renderer in self.chart.trails:
+            renderer.visible = bool(change["new"])
+        if self.chart.trail_legend is not None:
+            self.chart.trail_legend.visible = bool(change["new"])
 
     def refresh(self, filters: FilterSet | None = None) -> None:
         """Recompute for `filters` (default: the panel's) and update chart and table in place."""
-        from .chart import update_chart
-        from .table import update_not_surveyed, update_table
+        from .table import update_not_surveyed
 
         start = time.perf_counter()
         fs = filters or self.panel.filters
@@ -291,8 +373,7 @@ class Dashboard:
         except HeatmapError as exc:
             self.panel.say(str(exc), error=True)
             return
-        update_chart(self.chart, self.summary)
-        update_table(self.table, self.summary)
+        self._render()
         update_not_surveyed(self.blind_table, self.blind_spots)
         self._show_counts()
         self.last_refresh_s = time.perf_counter() - start
@@ -323,7 +404,15 @@ class Dashboard:
         if self.on_select:
             self.on_select(account_id)
         try:
-            x = xray(self.dataset, account_id, self.panel.filters, **self.thresholds)
+            t = self.thresholds
+            x = xray(
+                self.dataset,
+                account_id,
+                self.panel.filters,
+                red_below=t["red_below"],
+                green_above=t["green_above"],
+                compare_to=self.compare_to.value,
+            )
         except HeatmapError as exc:
             self.panel.say(str(exc), error=True)
             return
@@ -336,7 +425,14 @@ class Dashboard:
 
         bokeh = BokehModel(column(self.chart.figure, self.table.table, self.blind_table.table))
         hint = w.HTML("<i>Click a bubble or a table row to open that account's X-Ray below.</i>")
-        return w.VBox([self.panel.layout(), bokeh, hint, self.xray_output])
+        movement = w.VBox(
+            [
+                w.HTML("<b>Wave over wave</b>"),
+                w.HBox([self.compare_to, self.show_trails, self.movers_only]),
+                self.movement_note,
+            ]
+        )
+        return w.VBox([self.panel.layout(), movement, bokeh, hint, self.xray_output])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -356,22 +452,33 @@ def live_dashboard(
     green_above: float | None = None,
     xray_href: str | None = None,
     on_select: Callable[[str], None] | None = None,
+    wave: str | None = None,
+    compare_to: str | None = None,
 ) -> Dashboard:
-    """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied."""
+    """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied.
+
+    `wave` selects that wave in the panel (so the chart shows trails since `compare_to`, default the wave before).
+    """
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
 
-    from .report import open_data, segment_filters
+    from .report import open_data, report_filters
 
     # DESIGN.md section 11: the CDN default never loads offline, and jupyter_bokeh needs BokehJS loaded first
     output_notebook(INLINE, hide_banner=True)
     return Dashboard(
         open_data(data),
-        segment_filters(filters, segment_by, segment),
+        report_filters(filters, segment_by, segment, wave),
         library=library,
         log_x=log_x,
         red_below=red_below,
         green_above=green_above,
         xray_href=xray_href,
         on_select=on_select,
+        compare_to=compare_to,
     )
+
+
+def _or_empty(movement: pd.DataFrame | None) -> pd.DataFrame:
+    """A comparison, or an empty frame: the chart is built with its trail layer either way."""
+    return movement if movement is not None else pd.DataFrame()

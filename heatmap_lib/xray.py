@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,9 @@ class XRay:
     trend: pd.DataFrame  # per wave: contacts invited, response rate, NPS with interval, band
     reading: str  # the role reading in plain words
     segment: dict[str, float] = field(default_factory=dict)  # the scope's medians, for comparison
+    # wave over wave: {"wave", "compare_to"} and either the account's row of `waves.compare_counts` ("row") or
+    # why there is no comparison ("note"); None when not asked for
+    comparison: dict[str, Any] | None = None
 
     @property
     def account_id(self) -> str:
@@ -95,8 +98,15 @@ def xrays(
     red_below: float | None = None,
     green_above: float | None = None,
     scoped: Scope | None = None,
+    wave: str | None = None,
+    compare_to: str | None = None,
+    compare: bool = True,
 ) -> dict[str, XRay]:
-    """The X-Ray of every surveyed account in scope (or of `account_ids` among them), in a handful of queries."""
+    """The X-Ray of every surveyed account in scope (or of `account_ids` among them), in a handful of queries.
+
+    Wave over wave (`compare=True`): `wave` (default: the scope's single wave, else the latest in scope) against
+    `compare_to` (default: the wave sent before it), from the trend already computed, with no further query.
+    """
     sc = scoped or scope(dataset, filters)
     t = {"red_below": red_below, "green_above": green_above}
     summary, _ = heatmap_tables(dataset, scoped=sc, **t)
@@ -118,6 +128,7 @@ def xrays(
         "value_median": float(summary["value"].median()),
         "accounts": float(len(summary)),
     }
+    comparisons = _comparisons(dataset, sc, trend, t, wave, compare_to) if compare else {}
     contacts, comments = _people(answers)
     drivers = _driver_counts(answers[answers["score"].notna()], by=["account_id"])
     groups = {
@@ -135,7 +146,39 @@ def xrays(
     for rec in summary_sel.to_dict(orient="records"):
         aid = str(rec["account_id"])
         part = {k: groups[k].get(aid, empty[k].iloc[0:0]) for k in groups}
-        out[aid] = _assemble(rec, part, flags.loc[aid].to_dict() if aid in flags.index else {}, segment)
+        x = _assemble(rec, part, flags.loc[aid].to_dict() if aid in flags.index else {}, segment)
+        if compare:
+            x = replace(x, comparison=comparisons.get(aid, comparisons.get("")))
+        out[aid] = x
+    return out
+
+
+def _comparisons(
+    dataset: Any,
+    sc: Scope,
+    trend: pd.DataFrame,
+    t: Mapping[str, float | None],
+    wave: str | None,
+    compare_to: str | None,
+) -> dict[str, Any]:
+    """Per account id: its comparison of two waves; under "" what every account without a row gets."""
+    from .metrics import COUNT_COLUMNS, _thresholds
+    from .waves import compare_counts, resolve_waves
+
+    try:
+        now, prev = resolve_waves(dataset, wave, compare_to, scoped=sc)
+    except HeatmapError as exc:
+        return {"": {"wave": wave, "compare_to": compare_to, "note": str(exc)}}
+    base = {"wave": now, "compare_to": prev}
+    cols = ["account_id", *COUNT_COLUMNS]
+    table = compare_counts(
+        trend.loc[trend["wave"] == now, cols],
+        trend.loc[trend["wave"] == prev, cols],
+        thresholds=_thresholds(t.get("red_below"), t.get("green_above")),
+    )
+    out: dict[str, Any] = {"": {**base, "note": f"not surveyed in {now} or {prev}"}}
+    for rec in table.to_dict(orient="records"):
+        out[str(rec["account_id"])] = {**base, "row": rec}
     return out
 
 
@@ -147,8 +190,13 @@ def xray(
     include_emails: bool = False,
     red_below: float | None = None,
     green_above: float | None = None,
+    wave: str | None = None,
+    compare_to: str | None = None,
 ) -> XRay:
-    """The X-Ray of one account within the filter scope; a clear error when the account has no invitation in it."""
+    """The X-Ray of one account within the filter scope; a clear error when the account has no invitation in it.
+
+    `wave` and `compare_to` choose the two waves compared (see `xrays`).
+    """
     sc = scope(dataset, filters)
     found = xrays(
         dataset,
@@ -157,6 +205,8 @@ def xray(
         include_emails=include_emails,
         red_below=red_below,
         green_above=green_above,
+        wave=wave,
+        compare_to=compare_to,
     )
     if str(account_id) not in found:
         acc = dataset.table("accounts")

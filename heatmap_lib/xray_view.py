@@ -112,6 +112,65 @@ def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
     )
 
 
+def _signed(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:+.0f}".replace("-", "\u2212") if round(value) != 0 else "0"
+
+
+VERDICTS = {
+    "up": "real rise: the 95% interval of the change is above zero",
+    "down": "real drop: the 95% interval of the change is below zero",
+    "noise": "within noise: the 95% interval of the change includes zero",
+}
+
+
+def comparison_html(comparison: Mapping[str, Any] | None) -> str:
+    """The X-Ray's wave-over-wave section: both waves' NPS and interval, the change with its interval, the verdict."""
+    if not comparison:
+        return ""
+    now, prev = comparison.get("wave"), comparison.get("compare_to")
+    title = (
+        f"<h2>Wave over wave: {_e(now)} compared with {_e(prev)}</h2>" if now and prev else "<h2>Wave over wave</h2>"
+    )
+    row = comparison.get("row")
+    if row is None:
+        return f'{title}<p class="hx-empty">{_e(comparison.get("note", "No comparison."))}</p>'
+    waves = []
+    for wave, sfx in ((prev, "_prev"), (now, "")):
+        surveyed = row[f"contacts_invited{sfx}"] > 0
+        waves.append(
+            [
+                _e(wave),
+                str(row[f"contacts_invited{sfx}"]),
+                str(row[f"responses{sfx}"]),
+                _pct(row[f"response_rate{sfx}"]),
+                _score(row[f"nps{sfx}"]),
+                f"{_score(row[f'nps_low{sfx}'])} to {_score(row[f'nps_high{sfx}'])}" if surveyed else "",
+                _dot(str(row[f"band{sfx}"])) if surveyed else "not surveyed",
+            ]
+        )
+    table = _table(
+        ["Wave", "Footprint", "Responses", "Response rate", "NPS", "Interval", "Band"], waves, numeric=range(1, 5)
+    )
+    direction = row.get("direction")
+    if direction in VERDICTS:
+        change = (
+            f"<b>{_signed(row['nps_change'])}</b> ({_signed(row['nps_change_low'])} to "
+            f"{_signed(row['nps_change_high'])}), {VERDICTS[direction]}."
+        )
+    elif row.get("wave_status") == "new":
+        change = f"Not surveyed in {_e(prev)}: no change to measure."
+    elif row.get("wave_status") == "dropped":
+        change = f"Not surveyed in {_e(now)}: no change to measure."
+    elif row.get("wave_status") == "newly_silent":
+        change = f"Newly silent: contacts answered in {_e(prev)}, nobody answered in {_e(now)}."
+    else:
+        silent = prev if row.get("responses_prev", 0) == 0 else now
+        change = f"Undefined: nobody answered in {_e(silent)}, so no change can be judged real."
+    return f'{title}{table}<p class="hx-change">NPS change: {change}</p>'
+
+
 def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "Back to the heat map") -> str:
     """The X-Ray of one account as an HTML fragment (for a notebook cell or inside a page)."""
     a = x.account
@@ -223,6 +282,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         f'<div class="hx-kpis">{kpis}</div><div class="hx-reading">{_e(x.reading)}</div>'
         f"<h2>NPS by role</h2>{roles}<h2>Contacts</h2>{contacts}<h2>Non-responders to recruit</h2>{recruit}"
         f"<h2>Drivers</h2>{drivers}<h2>Comments, lowest score first</h2>{comments}"
+        f"{comparison_html(x.comparison)}"
         f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{trend}</div>"
     )
 
