@@ -33,6 +33,7 @@ from .metrics import (
 from .renewal import Weights, WeightsError, calibrate
 from .renewal import score as renewal_scores
 from .renewal import signals as renewal_signals
+from .waves import compare_waves, move_counts, movers, nps_change_interval
 
 __all__ = [
     "BANDS",
@@ -59,13 +60,17 @@ __all__ = [
     "band",
     "calibrate",
     "classify_quadrants",
+    "compare_waves",
     "falling_accounts",
     "health_summary",
     "heatmap_tables",
     "inactive_accounts",
     "load",
+    "move_counts",
+    "movers",
     "not_surveyed",
     "nps",
+    "nps_change_interval",
     "nps_interval",
     "onboarding",
     "quadrant_guides",

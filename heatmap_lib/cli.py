@@ -80,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inactive-days", type=int, default=30, help="no event in this many days: inactive")
     _add_load_options(p)
 
+    p = sub.add_parser(
+        "movers",
+        help="write the wave-over-wave movers table (csv, xlsx or json)",
+        description="Compare two waves per account (NPS with a 95%% interval on the change, response rate, "
+        "footprint, band) and write the accounts that moved: newly red, real drops, newly silent, real rises, "
+        "newly green, most valuable first.",
+    )
+    p.add_argument("data", help="dataset path")
+    p.add_argument("--wave", help="the wave to look at (default: the latest)")
+    p.add_argument("--compare-to", help="the wave to compare with (default: the one sent before)")
+    p.add_argument("--filters", help="filter-set file (.yaml or .json)")
+    p.add_argument("--all", action="store_true", help="every account of both waves, not only the movers")
+    p.add_argument("--out", type=Path, required=True, help="output file: .csv, .xlsx or .json")
+    _add_load_options(p)
+
     from .batch import add_run_command
     from .renewal import add_calibrate_command
     from .static_export import add_export_command
@@ -215,6 +230,25 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_movers(args: argparse.Namespace) -> int:
+    """Compare two waves and write the movers (or the whole comparison with --all)."""
+    from .export import about, write_table
+    from .filters import FilterSet
+    from .waves import compare_waves, movers
+
+    filters = FilterSet.load(args.filters) if args.filters else None
+    ds = _load(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FilterWarning)
+        table = compare_waves(ds, args.wave, args.compare_to, filters)
+    for w in caught:
+        _say(f"warning: {w.message}")
+    out = table if args.all else movers(table)
+    write_table(out, args.out, about(ds, table), sheet="movers")
+    _say(f"{len(out):,} accounts written to {args.out}")
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the renewal weights on the renewal history and write them with their validation."""
     from .renewal import cmd_calibrate as run
@@ -230,6 +264,7 @@ COMMANDS = {
     "run": cmd_run,
     "calibrate": cmd_calibrate,
     "health": cmd_health,
+    "movers": cmd_movers,
 }
 
 

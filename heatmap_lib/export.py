@@ -16,8 +16,18 @@ import pandas as pd
 from .exceptions import HeatmapError
 
 BAND_FILLS = {"green": "#C6EFCE", "yellow": "#FFEB9C", "red": "#FFC7CE", "gray": "#D9D9D9"}
-PERCENT_COLUMNS = ("response_rate",)
-ONE_DECIMAL = ("nps", "nps_low", "nps_high")
+PERCENT_COLUMNS = ("response_rate", "response_rate_prev", "response_rate_change")
+ONE_DECIMAL = (
+    "nps",
+    "nps_low",
+    "nps_high",
+    "nps_prev",
+    "nps_low_prev",
+    "nps_high_prev",
+    "nps_change",
+    "nps_change_low",
+    "nps_change_high",
+)
 XLSX_MAX_ROWS = 1_048_575  # data rows per sheet under the header
 
 
@@ -154,8 +164,10 @@ def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) 
                 ws.set_column(i, i, width, fmt)
             ws.freeze_panes(1, 0)
             ws.autofilter(0, 0, max(len(out), 1), max(len(out.columns) - 1, 0))
-            if "band" in out.columns and len(out):
-                j = list(out.columns).index("band")
+            for band_col in ("band", "band_prev"):
+                if band_col not in out.columns or not len(out):
+                    continue
+                j = list(out.columns).index(band_col)
                 for b, f in fills.items():
                     ws.conditional_format(
                         1, j, len(out), j, {"type": "cell", "criteria": "==", "value": f'"{b}"', "format": f}

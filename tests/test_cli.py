@@ -20,7 +20,7 @@ def heatmap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", ["demo", "validate", "summary", "export", "run", "calibrate", "health"])
+@pytest.mark.parametrize("command", ["demo", "validate", "summary", "export", "run", "calibrate", "health", "movers"])
 def test_every_command_has_help(command):
     run = heatmap(command, "--help")
     assert run.returncode == 0 and "usage: heatmap " + command in run.stdout
@@ -118,3 +118,16 @@ def test_health_command_writes_every_account(tmp_path):
     assert len(got) == 25 and {"active_users", "kpi_users", "seat_utilisation"} <= set(got.columns)
     run = heatmap("health", str(data), "--out", str(out), "--as-of", "30/09/2026")
     assert run.returncode == 2 and "is not a date (YYYY-MM-DD)" in run.stderr
+
+
+def test_movers_command(tmp_path):
+    data = tmp_path / "demo"
+    assert heatmap("demo", "--out", str(data), "--accounts", "60").returncode == 0
+    out = tmp_path / "movers.csv"
+    run = heatmap("movers", str(data), "--wave", "2026-Q3", "--compare-to", "2026-Q2", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    got = pd.read_csv(out, comment="#")
+    assert {"account_name", "nps_change", "nps_change_low", "nps_change_high", "verdict"} <= set(got.columns)
+    everything = tmp_path / "all.csv"
+    assert heatmap("movers", str(data), "--all", "--out", str(everything)).returncode == 0
+    assert len(pd.read_csv(everything, comment="#")) >= len(got)
