@@ -846,6 +846,7 @@ def write_segment_xrays(
     green_above: float | None = None,
     wave: str | None = None,
     compare_to: str | None = None,
+    renewal_weights: str | Path | None = None,
 ) -> int:
     """Write the X-Ray page of every surveyed account of a segment into `xray_dir`; return how many.
 
@@ -865,6 +866,7 @@ def write_segment_xrays(
             red_below=red_below,
             green_above=green_above,
             compare_to=compare_to,
+            renewal_weights=renewal_weights,
         )
     folder = Path(xray_dir)
     back = f"../../{folder.name}.html"

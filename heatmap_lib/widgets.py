@@ -244,6 +244,7 @@ class Dashboard:
         xray_href: str | None = None,
         on_select: Callable[[str], None] | None = None,
         compare_to: str | None = None,
+        renewal_weights: str | Path | None = None,
     ) -> None:
         from .chart import bubble_chart
         from .metrics import quadrant_guides
@@ -252,6 +253,7 @@ class Dashboard:
 
         self.dataset = dataset
         self.thresholds = {"red_below": red_below, "green_above": green_above}
+        self.renewal_weights = renewal_weights  # adds the renewal drivers to the X-Ray of a clicked account
         self.panel = FilterPanel(dataset, library)
         self.on_select = on_select
         self.last_refresh_s = 0.0
@@ -412,6 +414,7 @@ class Dashboard:
                 red_below=t["red_below"],
                 green_above=t["green_above"],
                 compare_to=self.compare_to.value,
+                renewal_weights=self.renewal_weights,
             )
         except HeatmapError as exc:
             self.panel.say(str(exc), error=True)
@@ -454,6 +457,7 @@ def live_dashboard(
     on_select: Callable[[str], None] | None = None,
     wave: str | None = None,
     compare_to: str | None = None,
+    renewal_weights: str | Path | None = None,
 ) -> Dashboard:
     """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied.
 
@@ -476,6 +480,7 @@ def live_dashboard(
         xray_href=xray_href,
         on_select=on_select,
         compare_to=compare_to,
+        renewal_weights=renewal_weights,
     )
 
 

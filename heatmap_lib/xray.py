@@ -9,6 +9,7 @@ comments by score, and the wave-over-wave trend.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +51,10 @@ class XRay:
     # wave over wave: {"wave", "compare_to"} and either the account's row of `waves.compare_counts` ("row") or
     # why there is no comparison ("note"); None when not asked for
     comparison: dict[str, Any] | None = None
+    # usage health: the account's row of `health.health_summary` (None when the dataset has no usage events)
+    health: dict[str, Any] | None = None
+    # renewal drivers: the account's `renewal.account_contributions` steps (None without renewal weights)
+    renewal: pd.DataFrame | None = None
 
     @property
     def account_id(self) -> str:
@@ -101,11 +106,14 @@ def xrays(
     wave: str | None = None,
     compare_to: str | None = None,
     compare: bool = True,
+    renewal_weights: Any = None,
 ) -> dict[str, XRay]:
     """The X-Ray of every surveyed account in scope (or of `account_ids` among them), in a handful of queries.
 
     Wave over wave (`compare=True`): `wave` (default: the scope's single wave, else the latest in scope) against
     `compare_to` (default: the wave sent before it), from the trend already computed, with no further query.
+    Usage health comes along when the dataset has usage events; renewal drivers when `renewal_weights` (a weights
+    file or `renewal.Weights`) is given. Each is computed once for the whole scope.
     """
     sc = scoped or scope(dataset, filters)
     t = {"red_below": red_below, "green_above": green_above}
@@ -129,6 +137,13 @@ def xrays(
         "accounts": float(len(summary)),
     }
     comparisons = _comparisons(dataset, sc, trend, t, wave, compare_to) if compare else {}
+    health = _health_rows(dataset, sc)
+    if isinstance(renewal_weights, str | Path) and not Path(renewal_weights).is_file():
+        warnings.warn(
+            f"no renewal weights at {renewal_weights}: the X-Ray leaves out the renewal drivers", stacklevel=2
+        )
+        renewal_weights = None
+    renewal = _renewal_steps(dataset, sc, renewal_weights, ids) if renewal_weights is not None else None
     contacts, comments = _people(answers)
     drivers = _driver_counts(answers[answers["score"].notna()], by=["account_id"])
     groups = {
@@ -149,8 +164,39 @@ def xrays(
         x = _assemble(rec, part, flags.loc[aid].to_dict() if aid in flags.index else {}, segment)
         if compare:
             x = replace(x, comparison=comparisons.get(aid, comparisons.get("")))
+        if aid in health:
+            x = replace(x, health=health[aid])
+        if renewal is not None and aid in renewal:
+            x = replace(x, renewal=renewal[aid])
         out[aid] = x
     return out
+
+
+def _health_rows(dataset: Any, sc: Scope) -> dict[str, dict[str, Any]]:
+    """Each account's usage health row (empty when the dataset has no usage events)."""
+    if not dataset.has("usage_events"):
+        return {}
+    from .health import HEALTH_COLUMNS, health_summary
+
+    table = health_summary(dataset, sc.filters.replace(**_no_survey_keys(sc.filters)))
+    cols = [c for c in HEALTH_COLUMNS if c in table.columns]
+    return {str(r["account_id"]): r for r in table[cols].to_dict(orient="records")}
+
+
+def _no_survey_keys(fs: FilterSet) -> dict[str, None]:
+    """Contact and questionnaire filters do not apply to usage: drop them (and the dates) for the health rows."""
+    keys = ("contact_id", "role", "questionnaire", "wave")
+    return {k: None for k in keys if k in fs.criteria} | {"start": None, "end": None}
+
+
+def _renewal_steps(dataset: Any, sc: Scope, weights: Any, ids: list[str]) -> dict[str, pd.DataFrame]:
+    """Each account's renewal-risk waterfall steps, from one scoring of the scope's accounts."""
+    from .renewal import account_contributions, score
+
+    account_keys = {k: v for k, v in sc.filters.criteria.items() if k in dataset.account_columns}
+    scores = score(dataset, weights, filters=FilterSet(**account_keys) if account_keys else None)
+    scored = set(scores["account_id"].astype(str))
+    return {a: account_contributions(scores, a) for a in ids if a in scored}
 
 
 def _comparisons(
@@ -192,10 +238,11 @@ def xray(
     green_above: float | None = None,
     wave: str | None = None,
     compare_to: str | None = None,
+    renewal_weights: Any = None,
 ) -> XRay:
     """The X-Ray of one account within the filter scope; a clear error when the account has no invitation in it.
 
-    `wave` and `compare_to` choose the two waves compared (see `xrays`).
+    `wave` and `compare_to` choose the two waves compared; `renewal_weights` adds the renewal drivers (see `xrays`).
     """
     sc = scope(dataset, filters)
     found = xrays(
@@ -207,6 +254,7 @@ def xray(
         green_above=green_above,
         wave=wave,
         compare_to=compare_to,
+        renewal_weights=renewal_weights,
     )
     if str(account_id) not in found:
         acc = dataset.table("accounts")

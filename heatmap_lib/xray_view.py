@@ -283,8 +283,50 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         f"<h2>NPS by role</h2>{roles}<h2>Contacts</h2>{contacts}<h2>Non-responders to recruit</h2>{recruit}"
         f"<h2>Drivers</h2>{drivers}<h2>Comments, lowest score first</h2>{comments}"
         f"{comparison_html(x.comparison)}"
-        f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{trend}</div>"
+        f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{trend}"
+        f"{health_html(x.health)}{renewal_html(x.renewal)}</div>"
     )
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def health_html(health: Mapping[str, Any] | None) -> str:
+    """The account's usage health as a small table (empty when the dataset has no usage events)."""
+    if not health:
+        return ""
+    change = health.get("active_users_change")
+    trend = "" if change is None or (isinstance(change, float) and math.isnan(change)) else f" ({change:+,.0f})"
+    rows = [
+        ["Active users (window)", _num(health.get("active_users")) + _e(trend)],
+        ["Events per active user", _num(health.get("events_per_active_user"), 1)],
+        ["Seat utilisation", _pct(health.get("seat_utilisation")) or "—"],
+        ["Features used", f"{_num(health.get('features_used'))} of {_num(health.get('features_total'))}"],
+        ["Last activity", _e(health.get("last_event_at")) or "never"],
+        ["Inactive", "yes" if health.get("inactive") else "no"],
+    ]
+    return "<h2>Usage health</h2>" + _table(["", ""], rows)
+
+
+def renewal_html(steps: pd.DataFrame | None) -> str:
+    """The renewal-risk drivers as a script-free waterfall: each signal's push up or down, largest first."""
+    if steps is None or not len(steps):
+        return ""
+    signals = steps[steps["step"] == "signal"]
+    top = max([abs(float(c)) for c in signals["contribution"]] + [1e-9])
+    rows = []
+    for r in signals.to_dict(orient="records"):
+        c = float(r["contribution"])
+        colour = BAND_COLORS["red"] if c > 0 else BAND_COLORS["green"]
+        bar = f'<span class="hx-bar" style="width:{120 * abs(c) / top:.0f}px;background:{colour}"></span>'
+        rows.append([_e(r["label"]), _e(r.get("value_text")), _e(r.get("contribution_text")), bar])
+    risk = steps.attrs.get("score")
+    head = f" (risk {risk:.0f} of 100)" if isinstance(risk, int | float) and not math.isnan(risk) else ""
+    note = "<p class='hx-meta'>Red pushes the renewal risk up, green pulls it down (log-odds, largest first).</p>"
+    return f"<h2>Renewal risk drivers{head}</h2>{note}" + _table(["Signal", "Value", "Push", ""], rows)
 
 
 def xray_page(x: XRay, *, back_href: str | None = None, back_label: str = "Back to the heat map") -> str:

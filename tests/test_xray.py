@@ -119,3 +119,28 @@ def test_unknown_and_unsurveyed_accounts_are_clear_errors(ds):
 )
 def test_category(score, cat):
     assert category(score) == cat
+
+
+def test_usage_health_and_renewal_drivers_when_the_data_has_them(demo):
+    from pathlib import Path
+
+    weights = Path(__file__).resolve().parent.parent / "params" / "renewal_weights.yaml"
+    account = hm.account_summary(demo).iloc[0].account_id
+    x = xray(demo, account, renewal_weights=weights)
+    health = hm.health_summary(demo).set_index("account_id").loc[account]
+    assert x.health["active_users"] == health.active_users and x.health["seats"] == health.seats
+    steps = x.renewal
+    assert steps is not None and steps.attrs["account_id"] == account
+    signals = steps[steps["step"] == "signal"]
+    total = steps[steps["step"] == "total"].iloc[0]
+    assert signals["contribution"].sum() + steps.iloc[0]["contribution"] == pytest.approx(total["end"])
+    from heatmap_lib.xray_view import xray_page
+
+    page = xray_page(x)
+    assert "<h2>Usage health" in page and "<h2>Renewal risk drivers" in page
+
+
+def test_no_usage_no_health_section_and_a_missing_weights_file_is_said(ds, tmp_path):
+    with pytest.warns(UserWarning, match="no renewal weights at"):
+        x = xray(ds, "A1", renewal_weights=tmp_path / "missing.yaml")
+    assert x.health is None and x.renewal is None
