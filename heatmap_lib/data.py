@@ -101,10 +101,15 @@ class _Source:
 
 @dataclass
 class Dataset:
-    """Validated tables held in one DuckDB connection, with where they came from and what was left out."""
+    """Validated tables held in one query engine, with where they came from and what was left out.
+
+    Files load into DuckDB (`con`); a connection URL leaves the tables where they are (a database server, a Spark
+    cluster: `engines.py`), `con` is None and `ibis` is that engine's backend. Either way `table(name)` is an Ibis
+    expression, so the metric code is one code.
+    """
 
     path: str
-    con: duckdb.DuckDBPyConnection
+    con: duckdb.DuckDBPyConnection | None  # None when the tables live in another engine (a URL source)
     present: frozenset[str]
     rows: dict[str, int]
     exclusions: tuple[Exclusion, ...] = ()
@@ -114,12 +119,15 @@ class Dataset:
     _ibis: Any = field(default=None, repr=False)
     _distinct: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
     _closer: Any = field(default=None, repr=False)
+    _views: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis expression (URL sources)
+    _fingerprint: str | None = field(default=None, repr=False)
+    engine: str = "duckdb"  # the Ibis backend's name: "duckdb", "postgres", "pyspark", ...
 
     def close(self) -> None:
         """Close the engine connection (and remove a temporary database file); the dataset is unusable after."""
         if self._closer is not None:
             self._closer()
-        else:
+        elif self.con is not None:
             self.con.close()
 
     @property
@@ -132,7 +140,13 @@ class Dataset:
         return self._ibis
 
     def table(self, name: str) -> Any:
-        """An Ibis expression for one table (`accounts`, `contacts`, ..., or the derived `invitation_facts`)."""
+        """An Ibis expression for one table (`accounts`, `contacts`, ..., or the derived `invitation_facts`).
+
+        For a URL source each is a typed projection of the engine's own table (and `invitation_facts` a join),
+        so it stays in the engine; for files it is the DuckDB table the load built.
+        """
+        if name in self._views:
+            return self._views[name]
         return self.ibis.table(name)
 
     def distinct_values(self, table: str, column: str) -> tuple[str, ...]:
@@ -160,7 +174,12 @@ class Dataset:
         return "Excluded by validation: " + "; ".join(str(e) for e in self.exclusions) + "."
 
     def fingerprint(self) -> str:
-        """A SHA-256 over the source files' names and bytes: which data a report was built from."""
+        """A SHA-256 over the source files' names and bytes: which data a report was built from.
+
+        For a URL source: over the source (password left out), each table's columns and types and row count.
+        """
+        if self._fingerprint is not None:
+            return self._fingerprint
         digest = hashlib.sha256()
         for path in sorted(self._files):
             digest.update(path.name.encode())
@@ -645,8 +664,8 @@ class _Checker:
         return out
 
 
-def _structure_problems(table: Table, src: _Source, present: list[str]) -> list[Problem]:
-    """Missing required columns, each with a guess at the misspelling it may be."""
+def _structure_problems(table: Table, label: str, present: list[str], row_label: str = "row") -> list[Problem]:
+    """Missing required columns, each with a guess at the misspelling it may be (`label`: the file or table)."""
     problems = []
     for col in table.columns:
         if col.required and col.name not in present:
@@ -655,7 +674,7 @@ def _structure_problems(table: Table, src: _Source, present: list[str]) -> list[
             hint = f"; is {near[0]!r} meant to be {col.name!r}?" if near else ""
             found = ", ".join(present) or "none"
             rule = f"required column is missing (columns found: {found}){hint}"
-            problems.append(Problem(table.name, src.label, None, None, col.name, None, rule, src.row_label))
+            problems.append(Problem(table.name, label, None, None, col.name, None, rule, row_label))
     return problems
 
 
@@ -778,14 +797,21 @@ def _write_quarantine(
 
 
 def load(
-    path: str | Path,
+    path: str | Path | Any,
     *,
     on_error: OnError = "raise",
     quarantine_dir: str | Path | None = None,
     database: str | Path | None = "auto",
     memory_limit: str | None = None,
+    checks: Literal["rows", "structure"] | None = None,
 ) -> Dataset:
-    """Load and validate a dataset (folder of CSV/Parquet, Excel workbook or DuckDB file).
+    """Load and validate a dataset (folder of CSV/Parquet, Excel workbook or DuckDB file), or open one in its engine.
+
+    path: a dataset path; or a connection URL (`postgres://...`, `spark://local`, `sc://...`, any Ibis backend
+        URL; see `engines.py` and docs/engines.md), an Ibis backend or a SparkSession: the tables stay in that
+        engine, are validated there, and every metric runs there.
+    checks: URL sources only: "rows" (default) checks every rule in the engine, "structure" only tables, columns
+        and types (files are always checked in full).
 
     on_error: "raise" refuses a dataset with any problem, listing every one in the `ValidationError`;
         "quarantine" loads the valid rows and writes the rejected ones, with their reasons, to `quarantine_dir`
@@ -797,6 +823,21 @@ def load(
     """
     if on_error not in ("raise", "quarantine"):
         raise ValueError(f"on_error must be 'raise' or 'quarantine', not {on_error!r}")
+    from . import engines
+
+    if engines.is_url(path) and str(path).strip().lower().startswith("duckdb://"):
+        path = engines.parse_url(str(path)).options["path"]  # a DuckDB file: the file loader, quarantine and all
+    if engines.is_source(path):
+        if on_error != "raise":
+            # excluding rows would mean re-running every rule inside every query, or writing a cleaned copy
+            # into the user's database: fix the rows in the engine instead (the error lists them)
+            raise DataError(
+                f"{engines.redact(str(path))}: on_error='quarantine' is for files; a URL source is "
+                "used as it stands or refused"
+            )
+        if isinstance(path, str):
+            return engines.open_url(path, checks=checks)
+        return engines.open_backend(path, checks=checks or "rows")
     root = Path(path)
     sources_list, notes, files = _discover(root)
     sources = {s.table: s for s in sources_list}
@@ -850,7 +891,8 @@ def _load_into(
             cols, file_problems = _stage(con, sources[name])
             present[name] = cols
             malformed += file_problems
-            fatal += _structure_problems(TABLES[name], sources[name], cols)
+            src = sources[name]
+            fatal += _structure_problems(TABLES[name], src.label, cols, src.row_label)
     checker = _Checker(con, sources, present)
     cascade = on_error == "quarantine"
     for name in LOAD_ORDER:
@@ -900,7 +942,7 @@ def _load_into(
     )
 
 
-def _message(root: Path, problems: list[Problem], total: int) -> str:
+def _message(root: Path | str, problems: list[Problem], total: int) -> str:
     head = f"{root}: {total} problem{'s' * (total != 1)} found; nothing was loaded"
     lines = [str(p) for p in problems[:MAX_LISTED]]
     if total > MAX_LISTED:

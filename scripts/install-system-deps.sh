@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs: chromium (browser tests, static image export).
+# Installs the Debian packages the test suite needs: chromium (browser tests, static image export), the PostgreSQL
+# server (tests/test_engines.py starts a private one) and a headless Java runtime for PySpark (Java 17+).
 # Idempotent: does nothing when they are present.
 set -euo pipefail
 need=()
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || need+=(chromium-driver)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v java >/dev/null || need+=(default-jre-headless)
 ((${#need[@]})) || exit 0
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
