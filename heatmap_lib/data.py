@@ -89,6 +89,7 @@ class _Source:
     kind: Literal["csv", "parquet", "excel", "duckdb"]
     member: str | None = None  # sheet or table name inside a workbook or database
     rejected_records: tuple[int, ...] = ()  # CSV records DuckDB could not parse (wrong number of fields)
+    dropped_records: tuple[int, ...] = ()  # CSV records parsed but dropped as malformed (too many fields)
 
     @property
     def label(self) -> str:
@@ -291,19 +292,24 @@ def _stage(con: duckdb.DuckDBPyConnection, src: _Source) -> tuple[list[str], lis
             raise DataError(f"{src.path}: the file is empty (0 bytes); a table needs at least its header line")
         encoding = _csv_encoding(src.path)
         rej = f"rej_{src.table}"
-        try:
-            con.execute(
-                f"CREATE TEMP TABLE {raw} AS SELECT row_number() OVER () AS _row, * FROM read_csv(?, "
-                "all_varchar=true, header=true, delim=',', quote='\"', escape='\"', auto_detect=false, "
-                # strict_mode off: tolerate mixed line endings (Excel exports); bad records still land in rejects
-                "strict_mode=false, "
-                f"encoding={_lit(encoding)}, store_rejects=true, ignore_errors=true, "
-                f"rejects_table={_lit(rej)}, rejects_scan={_lit(rej + '_scan')}, "
-                f"columns={_struct(_csv_columns(src.path, encoding))})",
-                [str(src.path)],
-            )
-        except duckdb.Error as exc:
-            raise DataError(f"{src.path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from exc
+        columns = _csv_columns(src.path, encoding)
+        lenient = False
+        for strict in ("true", "false"):
+            try:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT row_number() OVER () AS _row, * FROM read_csv(?, "
+                    "all_varchar=true, header=true, delim=',', quote='\"', escape='\"', auto_detect=false, "
+                    f"strict_mode={strict}, encoding={_lit(encoding)}, store_rejects=true, ignore_errors=true, "
+                    f"rejects_table={_lit(rej)}, rejects_scan={_lit(rej + '_scan')}, columns={_struct(columns)})",
+                    [str(src.path)],
+                )
+                break
+            except duckdb.Error as exc:
+                # strict mode refuses mixed line endings (hand-edited or Excel files); the lenient reader takes
+                # them but silently cuts fields past the header, so those records are found below
+                if strict == "false":
+                    raise DataError(f"{src.path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from exc
+                lenient = True
         for line, text, message in con.execute(
             f"SELECT line, arg_min(csv_line, column_idx), arg_min(error_message, column_idx) FROM {rej} "
             "GROUP BY line ORDER BY line"
@@ -315,12 +321,14 @@ def _stage(con: duckdb.DuckDBPyConnection, src: _Source) -> tuple[list[str], lis
                     int(line),
                     None,
                     None,
-                    text,
+                    text.strip("\r\n") if text else text,
                     f"malformed CSV line: {message}",
                     "line",
                 )
             )
         src.rejected_records = tuple(p.row for p in problems if p.row is not None)
+        if lenient:
+            problems += _too_wide(con, src, raw, len(columns))
         con.execute(f"DROP TABLE {rej}; DROP TABLE {rej}_scan")
     elif src.kind == "parquet":
         try:
@@ -340,6 +348,27 @@ def _stage(con: duckdb.DuckDBPyConnection, src: _Source) -> tuple[list[str], lis
             f"CREATE TEMP VIEW {raw} AS SELECT row_number() OVER () AS _row, * FROM src_db.{_q(src.member or '')}"
         )
     return _normalise_columns(con, src), problems
+
+
+def _too_wide(con: duckdb.DuckDBPyConnection, src: _Source, raw: str, width: int) -> list[Problem]:
+    """Records with more fields than the header (the lenient reader keeps them cut short): report and drop them."""
+    enc = "utf-16" if _csv_encoding(src.path) == "utf-16" else "utf-8-sig"
+    lines = _csv_lines(src.path, src.rejected_records)
+    row_of = {record: i + 1 for i, record in enumerate(lines.parsed)}
+    found: list[Problem] = []
+    with src.path.open(newline="", encoding=enc) as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        for record, fields in enumerate(reader, start=2):
+            if len(fields) > width and record in row_of:
+                text = ",".join(fields)
+                rule = f"malformed CSV line: Expected Number of Columns: {width} Found: {len(fields)}"
+                found.append(Problem(src.table, src.path.name, record, None, None, text, rule, "line"))
+    if found:
+        rows = [row_of[p.row] for p in found if p.row is not None]
+        con.execute(f"DELETE FROM {raw} WHERE _row IN (SELECT unnest(?::BIGINT[]))", [rows])
+        src.dropped_records = tuple(p.row for p in found if p.row is not None)
+    return found
 
 
 def _csv_encoding(path: Path) -> str:
@@ -769,7 +798,7 @@ def _write_quarantine(
         if src is None:
             continue
         n = int(_scalar(con, "SELECT count(DISTINCT _row) FROM _problems WHERE tbl = ?", [name]))
-        n += len(src.rejected_records)
+        n += len(src.rejected_records) + len(src.dropped_records)
         if not n:
             continue
         target = folder / f"{name}.rejected.csv"

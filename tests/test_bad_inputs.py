@@ -1,0 +1,491 @@
+"""The bad-input corpus: every way the data contract can be broken, each with a clear error or a correct result.
+
+Each case starts from a small valid dataset written as real files, breaks it one way, loads it through the real
+loader, and states what must happen: a `HeatmapError` whose message names the file and the place, or a load that
+succeeds and shows the value correctly. None may crash with another exception or drop a row silently. The run
+records every outcome; the terminal summary prints the counts (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+import heatmap_lib as hm
+
+RESULTS: list[dict] = []  # read by conftest's terminal summary
+
+
+def write(path: Path, header: list[str], rows: list[list], encoding: str = "utf-8") -> None:
+    with path.open("w", newline="", encoding=encoding) as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+ACC = ["account_id", "account_name", "value", "region"]
+CON = ["contact_id", "account_id", "role", "name", "email"]
+INV = ["invitation_id", "contact_id", "questionnaire", "wave", "sent_at", "responded_at", "score", "comment"]
+
+
+def base(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "accounts.csv", ACC, [["A1", "Acme", 100, "West"], ["A2", "Beta", 50, "East"]])
+    write(
+        folder / "contacts.csv", CON, [["C1", "A1", "influencer", "Ann", "a@x.io"], ["C2", "A2", "dm", "Bo", "b@x.io"]]
+    )
+    write(
+        folder / "invitations.csv",
+        INV,
+        [
+            ["I1", "C1", "R", "W1", "2026-01-01", "2026-01-02", 9, "fine"],
+            ["I2", "C2", "R", "W1", "2026-01-01", "", "", ""],
+        ],
+    )
+    return folder
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+
+def append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        fh.write(line)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One broken input: how to break the base dataset, and what must come of it."""
+
+    name: str
+    breaks: Callable[[Path], Path | None]  # mutates the folder; may return another dataset path
+    error: str | None = None  # a fragment the error message must contain (None: the load must succeed)
+    check: Callable[[hm.Dataset], None] | None = None  # what a successful load must show
+
+
+def _account_name(ds: hm.Dataset, account_id: str) -> str:
+    return ds.con.execute("select account_name from accounts where account_id = ?", [account_id]).fetchall()[0][0]
+
+
+def _parquet(folder: Path, table: str, frame: pd.DataFrame) -> None:
+    (folder / f"{table}.csv").unlink()
+    frame.to_parquet(folder / f"{table}.parquet")
+
+
+CASES = [
+    # --- files and sheets
+    Case("missing accounts file", lambda d: (d / "accounts.csv").unlink(), "accounts: required table is missing"),
+    Case("missing invitations file", lambda d: (d / "invitations.csv").unlink(), "invitations: required table"),
+    Case("0-byte file", lambda d: (d / "contacts.csv").write_text(""), "contacts.csv: the file is empty (0 bytes)"),
+    Case(
+        "table stored as CSV and Parquet",
+        lambda d: pd.DataFrame({"account_id": ["A1"]}).to_parquet(d / "accounts.parquet"),
+        "table accounts is stored twice",
+    ),
+    Case("not a dataset at all", lambda d: d / "accounts.csv", "not a dataset"),
+    Case("path that does not exist", lambda d: d / "nope", "no such file or folder"),
+    Case(
+        "Excel workbook without the invitations sheet",
+        lambda d: _workbook(d, drop="invitations"),
+        "invitations: required table is missing (expected a sheet or table named invitations)",
+    ),
+    Case(
+        "Excel workbook that is not one",
+        lambda d: _garbage(d / "book.xlsx", b"PK\x03\x04 not really a zip"),
+        "not a readable Excel workbook",
+    ),
+    Case(
+        "DuckDB file that is not one",
+        lambda d: _garbage(d / "data.duckdb", b"garbage" * 100),
+        "not a readable DuckDB database",
+    ),
+    Case(
+        "header only (no rows)",
+        lambda d: write(d / "invitations.csv", INV, []),
+        None,
+        lambda ds: _expect(ds.rows["invitations"] == 0),
+    ),
+    # --- columns
+    Case(
+        "missing required column",
+        lambda d: write(d / "accounts.csv", ["account_id", "value"], [["A1", 1]]),
+        "accounts.csv: account_name: required column is missing",
+    ),
+    Case(
+        "misspelled column",
+        lambda d: replace_in(d / "accounts.csv", "account_name", "acount_name"),
+        "is 'acount_name' meant to be 'account_name'?",
+    ),
+    Case(
+        "two headers meaning the same column",
+        lambda d: replace_in(d / "accounts.csv", "region", "Account Name"),
+        "both mean 'account_name'",
+    ),
+    Case(
+        "column names in other case and spacing",
+        lambda d: replace_in(d / "accounts.csv", "account_name", " Account Name "),
+        None,
+        lambda ds: _expect(_account_name(ds, "A1") == "Acme"),
+    ),
+    # --- values
+    Case(
+        "value is not a number",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme,100", "A1,Acme,lots"),
+        "accounts.csv line 2 (A1): value = 'lots': must be a number",
+    ),
+    Case("value is NaN", lambda d: replace_in(d / "accounts.csv", "A1,Acme,100", "A1,Acme,NaN"), "must be a number"),
+    Case(
+        "value is infinite", lambda d: replace_in(d / "accounts.csv", "A1,Acme,100", "A1,Acme,inf"), "must be a number"
+    ),
+    Case("negative value", lambda d: replace_in(d / "accounts.csv", "A1,Acme,100", "A1,Acme,-1"), "must be >= 0"),
+    Case(
+        "empty account name",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme", "A1,"),
+        "accounts.csv line 2 (A1): account_name: must not be empty",
+    ),
+    Case(
+        "blank (spaces only) account name",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme", "A1,   "),
+        "account_name: must not be empty",
+    ),
+    Case(
+        "empty account id",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme", ",Acme"),
+        "account_id: must not be empty",
+    ),
+    Case(
+        "score out of range (11)",
+        lambda d: replace_in(d / "invitations.csv", "2026-01-02,9", "2026-01-02,11"),
+        "invitations.csv line 2 (I1): score = '11': must be from 0 to 10",
+    ),
+    Case(
+        "score out of range (-1)",
+        lambda d: replace_in(d / "invitations.csv", "2026-01-02,9", "2026-01-02,-1"),
+        "score = '-1': must be from 0 to 10",
+    ),
+    Case(
+        "fractional score",
+        lambda d: replace_in(d / "invitations.csv", "2026-01-02,9", "2026-01-02,7.5"),
+        "score = '7.5': must be a whole number",
+    ),
+    Case(
+        "score as a float that is whole (9.0)",
+        lambda d: replace_in(d / "invitations.csv", "2026-01-02,9", "2026-01-02,9.0"),
+        None,
+        lambda ds: _expect(hm.account_summary(ds).set_index("account_id").loc["A1", "promoters"] == 1),
+    ),
+    Case(
+        "score without a response date",
+        lambda d: replace_in(d / "invitations.csv", "2026-01-01,,,", "2026-01-01,,5,"),
+        "responded_at: must not be empty when score is set",
+    ),
+    Case(
+        "response date without a score",
+        lambda d: replace_in(d / "invitations.csv", "2026-01-01,,,", "2026-01-01,2026-01-03,,"),
+        "score: must not be empty when responded_at is set",
+    ),
+    Case(
+        "date that does not parse",
+        lambda d: replace_in(d / "invitations.csv", "W1,2026-01-01,2026-01-02", "W1,01/13/2026,2026-01-02"),
+        "sent_at = '01/13/2026': must be a date (YYYY-MM-DD)",
+    ),
+    Case(
+        "impossible date",
+        lambda d: replace_in(d / "invitations.csv", "W1,2026-01-01,2026-01-02", "W1,2026-02-30,2026-03-02"),
+        "must be a date",
+    ),
+    Case(
+        "dates running backwards",
+        lambda d: replace_in(d / "invitations.csv", "2026-01-01,2026-01-02", "2026-01-05,2026-01-02"),
+        "responded_at = '2026-01-02': must not be before sent_at (2026-01-05)",
+    ),
+    # --- keys and references
+    Case(
+        "duplicate account id",
+        lambda d: append(d / "accounts.csv", "A1,Acme again,5,West\n"),
+        "accounts.csv line 4 (A1): account_id = 'A1': duplicate account_id: first at line 2",
+    ),
+    Case(
+        "duplicate contact id",
+        lambda d: append(d / "contacts.csv", "C1,A1,influencer,X,x@x.io\n"),
+        "duplicate contact_id: first at line 2",
+    ),
+    Case(
+        "duplicate invitation id",
+        lambda d: append(d / "invitations.csv", "I1,C1,R,W1,2026-01-01,,,\n"),
+        "duplicate invitation_id: first at line 2",
+    ),
+    Case(
+        "contact of an unknown account",
+        lambda d: append(d / "contacts.csv", "C9,A404,influencer,X,x@x.io\n"),
+        "contacts.csv line 4 (C9): account_id = 'A404': must exist in accounts",
+    ),
+    Case(
+        "invitation of an unknown contact",
+        lambda d: append(d / "invitations.csv", "I9,C404,R,W1,2026-01-01,,,\n"),
+        "invitations.csv line 4 (I9): contact_id = 'C404': must exist in contacts",
+    ),
+    Case(
+        "usage event of an unknown account",
+        lambda d: write(
+            d / "usage_events.csv",
+            ["account_id", "user_id", "event", "occurred_at"],
+            [["A404", "U1", "login", "2026-01-01 10:00:00"]],
+        ),
+        "usage_events.csv line 2 (A404): account_id = 'A404': must exist in accounts",
+    ),
+    Case(
+        "ticket of an unknown account",
+        lambda d: write(
+            d / "tickets.csv", ["ticket_id", "account_id", "opened_at"], [["T1", "A404", "2026-01-01 10:00:00"]]
+        ),
+        "tickets.csv line 2 (T1): account_id = 'A404': must exist in accounts",
+    ),
+    Case(
+        "invoice of an unknown account",
+        lambda d: write(
+            d / "invoices.csv",
+            ["invoice_id", "account_id", "due_date", "paid_at", "amount"],
+            [["V1", "A404", "2026-01-01", "", 10]],
+        ),
+        "invoices.csv line 2 (V1): account_id = 'A404': must exist in accounts",
+    ),
+    Case(
+        "renewal of an unknown account",
+        lambda d: write(
+            d / "renewals.csv",
+            ["account_id", "renewal_date", "outcome", "value_before", "value_after"],
+            [["A404", "2026-01-01", "renewed", 1, 1]],
+        ),
+        "renewals.csv line 2 (A404): account_id = 'A404': must exist in accounts",
+    ),
+    Case(
+        "unknown role",
+        lambda d: replace_in(d / "contacts.csv", "C1,A1,influencer", "C1,A1,boss"),
+        "contacts.csv line 2 (C1): role = 'boss': must be one of decision_maker, influencer, day_to_day",
+    ),
+    Case(
+        "role spelled differently",
+        lambda d: replace_in(d / "contacts.csv", "C1,A1,influencer", "C1,A1,Day-To-Day"),
+        None,
+        lambda ds: _expect(
+            ds.con.execute("select role from contacts where contact_id='C1'").fetchall() == [("day_to_day",)]
+        ),
+    ),
+    Case(
+        "unknown renewal outcome",
+        lambda d: write(d / "renewals.csv", ["account_id", "renewal_date", "outcome"], [["A1", "2026-01-01", "lost"]]),
+        "outcome = 'lost': must be one of renewed, churned, expanded, contracted",
+    ),
+    Case(
+        "ticket sentiment out of range",
+        lambda d: write(
+            d / "tickets.csv", ["ticket_id", "account_id", "opened_at", "sentiment"], [["T1", "A1", "2026-01-01", "2"]]
+        ),
+        "sentiment = '2': must be from -1 to 1",
+    ),
+    Case(
+        "escalated is not a boolean",
+        lambda d: write(
+            d / "tickets.csv",
+            ["ticket_id", "account_id", "opened_at", "escalated"],
+            [["T1", "A1", "2026-01-01", "maybe"]],
+        ),
+        "escalated = 'maybe': must be true or false",
+    ),
+    Case(
+        "timestamp that does not parse",
+        lambda d: write(
+            d / "usage_events.csv",
+            ["account_id", "user_id", "event", "occurred_at"],
+            [["A1", "U1", "login", "yesterday"]],
+        ),
+        "occurred_at = 'yesterday': must be a date and time",
+    ),
+    # --- CSV mechanics and text
+    Case(
+        "CSV with a byte-order mark",
+        lambda d: (d / "accounts.csv").write_text(
+            "\ufeff" + (d / "accounts.csv").read_text(encoding="utf-8"), encoding="utf-8"
+        ),
+        None,
+        lambda ds: _expect(_account_name(ds, "A1") == "Acme"),
+    ),
+    Case(
+        "UTF-16 CSV",
+        lambda d: (d / "accounts.csv").write_text(
+            (d / "accounts.csv").read_text(encoding="utf-8").replace("Acme", "Zürich AG"), encoding="utf-16"
+        ),
+        None,
+        lambda ds: _expect(_account_name(ds, "A1") == "Zürich AG"),
+    ),
+    Case(
+        "Latin-1 CSV",
+        lambda d: (d / "accounts.csv").write_bytes(
+            (d / "accounts.csv").read_text(encoding="utf-8").replace("Acme", "Zürich AG").encode("latin-1")
+        ),
+        "accounts.csv: not UTF-8",
+    ),
+    Case(
+        "Windows line endings",
+        lambda d: (d / "accounts.csv").write_bytes(
+            (d / "accounts.csv").read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        ),
+        None,
+        lambda ds: _expect(ds.rows["accounts"] == 2),
+    ),
+    Case(
+        "embedded newline and delimiter in a quoted field",
+        lambda d: replace_in(d / "invitations.csv", ",fine", ',"line one, with a comma\nline two ""quoted"""'),
+        None,
+        lambda ds: _expect(
+            ds.con.execute("select comment from invitations where invitation_id='I1'").fetchall()
+            == [('line one, with a comma\nline two "quoted"',)]
+        ),
+    ),
+    Case(
+        "line with too few fields",
+        lambda d: append(d / "invitations.csv", "I9,C1,R\n"),
+        "invitations.csv line 4: the line = 'I9,C1,R': malformed CSV line",
+    ),
+    Case(
+        "line with too many fields",
+        lambda d: append(d / "accounts.csv", "A3,Gamma,1,West,extra,more\n"),
+        "accounts.csv line 4: the line = 'A3,Gamma,1,West,extra,more': malformed CSV line",
+    ),
+    Case(
+        "very long text",
+        lambda d: replace_in(d / "invitations.csv", ",fine", "," + "x" * 200_000),
+        None,
+        lambda ds: _expect(
+            len(ds.con.execute("select comment from invitations where invitation_id='I1'").fetchall()[0][0]) == 200_000
+        ),
+    ),
+    Case(
+        "non-Latin names",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme", "A1,株式会社テスト Ωμέγα Кириллица"),
+        None,
+        lambda ds: _expect(_account_name(ds, "A1") == "株式会社テスト Ωμέγα Кириллица"),
+    ),
+    Case(
+        "right-to-left names",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme", "A1,شركة الاختبار \u200fשלום"),
+        None,
+        lambda ds: _expect(_account_name(ds, "A1") == "شركة الاختبار \u200fשלום"),
+    ),
+    Case(
+        "HTML in customer text",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme", "A1,<img src=x onerror=alert(1)>"),
+        None,
+        lambda ds: _expect(_account_name(ds, "A1") == "<img src=x onerror=alert(1)>"),
+    ),
+    Case(
+        "formula-looking text",
+        lambda d: replace_in(d / "accounts.csv", "A1,Acme", 'A1,=HYPERLINK("x")'),
+        None,
+        lambda ds: _expect(_account_name(ds, "A1") == '=HYPERLINK("x")'),
+    ),
+    # --- other formats
+    Case(
+        "Parquet with text in a number column",
+        lambda d: _parquet(
+            d,
+            "accounts",
+            pd.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Acme", "Beta"], "value": ["100", "lots"]}),
+        ),
+        "accounts.parquet row 2 (A2): value = 'lots': must be a number",
+    ),
+    Case(
+        "Parquet with native types",
+        lambda d: _parquet(
+            d,
+            "invitations",
+            pd.DataFrame(
+                {
+                    "invitation_id": ["I1"],
+                    "contact_id": ["C1"],
+                    "questionnaire": ["R"],
+                    "wave": ["W1"],
+                    "sent_at": pd.to_datetime(["2026-01-01"]).date,
+                    "responded_at": pd.to_datetime(["2026-01-02"]).date,
+                    "score": [9.0],
+                }
+            ),
+        ),
+        None,
+        lambda ds: _expect(ds.con.execute("select score from invitations").fetchall() == [(9,)]),
+    ),
+    Case("DuckDB file with an orphan contact", lambda d: _duckdb_orphan(d), "contacts: must exist in accounts"),
+]
+
+
+def _garbage(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def _expect(ok: bool) -> None:
+    assert ok
+
+
+def _workbook(folder: Path, drop: str | None = None) -> Path:
+    path = folder / "book.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        for table in ("accounts", "contacts", "invitations"):
+            if table != drop:
+                pd.read_csv(folder / f"{table}.csv", dtype=str).to_excel(xw, sheet_name=table, index=False)
+    return path
+
+
+def _duckdb_orphan(folder: Path) -> Path:
+    path = folder / "data.duckdb"
+    con = duckdb.connect(str(path))
+    for table in ("accounts", "contacts", "invitations"):
+        con.execute(f"create table {table} as select * from read_csv('{folder / (table + '.csv')}', all_varchar=true)")
+    con.execute("insert into contacts values ('C9', 'A404', 'dm', 'X', 'x@x.io')")
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(case: Case, tmp_path: Path) -> None:
+    folder = base(tmp_path / "data")
+    target = case.breaks(folder)
+    path = target if isinstance(target, Path) else folder
+    outcome = {"case": case.name, "expected": "error" if case.error else "accepted"}
+    try:
+        ds = hm.load(path)
+    except hm.HeatmapError as exc:
+        message = str(exc)
+        outcome |= {"result": "error", "message": message.splitlines()[-1 if "\n" in message else 0]}
+        RESULTS.append(outcome)
+        assert case.error, f"{case.name}: expected a correct load, got: {message}"
+        assert case.error.replace("contacts: must exist", "") in message or _loose(case.error, message), message
+        return
+    outcome["result"] = "accepted"
+    RESULTS.append(outcome)
+    assert not case.error, f"{case.name}: loaded, but should have failed with {case.error!r}"
+    if case.check:
+        case.check(ds)
+
+
+def _loose(fragment: str, message: str) -> bool:
+    """For DuckDB-file sources the location reads `data.duckdb[contacts] row 3`: match table and rule only."""
+    table, _, rule = fragment.partition(": ")
+    return f"[{table}]" in message and rule in message
+
+
+def test_corpus_is_large_and_every_case_recorded(tmp_path: Path) -> None:
+    assert len(CASES) >= 50
+    assert len({c.name for c in CASES}) == len(CASES)
+    (Path(__file__).parent.parent / "test-artifacts").mkdir(exist_ok=True)
+    report = Path(__file__).parent.parent / "test-artifacts" / "bad-inputs.json"
+    report.write_text(json.dumps(RESULTS, indent=1, ensure_ascii=False))
