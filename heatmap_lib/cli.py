@@ -47,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         help="check a dataset against the data contract",
         description="Check a dataset against the data contract and list every problem at once.",
     )
-    p.add_argument("data", help="dataset: folder of CSV/Parquet files, .xlsx workbook or .duckdb file")
+    p.add_argument(
+        "data",
+        help="dataset: folder of CSV/Parquet files, .xlsx workbook, .duckdb file, or a connection URL "
+        "(postgres://..., spark://...; see docs/engines.md)",
+    )
     p.add_argument("--report", type=Path, help="also write every problem to this .csv, .xlsx or .json file")
     _add_load_options(p)
 
@@ -56,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write the account summary (csv, xlsx or json)",
         description="Compute the account summary (one row per surveyed account) and write it by the file suffix.",
     )
-    p.add_argument("data", help="dataset path")
+    p.add_argument("data", help="dataset path or connection URL")
     p.add_argument("--filters", help="filter-set file (.yaml or .json)")
     p.add_argument("--out", type=Path, required=True, help="output file: .csv, .xlsx or .json")
     p.add_argument("--by-role", action="store_true", help="add NPS per role and the hidden-risk/loyalty flags")
@@ -87,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         "footprint, band) and write the accounts that moved: newly red, real drops, newly silent, real rises, "
         "newly green, most valuable first.",
     )
-    p.add_argument("data", help="dataset path")
+    p.add_argument("data", help="dataset path or connection URL")
     p.add_argument("--wave", help="the wave to look at (default: the latest)")
     p.add_argument("--compare-to", help="the wave to compare with (default: the one sent before)")
     p.add_argument("--filters", help="filter-set file (.yaml or .json)")
