@@ -46,6 +46,7 @@ import pandas as pd
 import yaml
 
 from .exceptions import FilterWarning, HeatmapError
+from .health import SIGNAL_COLUMNS
 
 __all__ = [
     "AT_RISK_COLUMNS",
@@ -221,18 +222,8 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda x: x,
     "log1p": lambda x: np.log1p(np.clip(x, 0, None)),
 }
-USAGE_COLUMNS: tuple[str, ...] = (  # what `health.usage_signals` returns besides account_id and as_of
-    "active_users",
-    "active_users_prev",
-    "events",
-    "events_prev",
-    "features_used",
-    "seats",
-    "seat_utilisation",
-    "days_since_last_event",
-    "first_event_at",
-    "account_age_days",
-)
+# what `health.usage_signals` returns besides account_id and as_of (one list, kept in health.py)
+USAGE_COLUMNS: tuple[str, ...] = tuple(c for c in SIGNAL_COLUMNS if c not in ("account_id", "as_of"))
 
 
 def available_signals(dataset: Any) -> tuple[list[str], dict[str, str]]:
