@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import peak_mb
+
 MEMORY_LIMIT = "1GB"  # DuckDB's cap; peak RSS follows it
 THREADS = 2
 ROW_GROUP = 1_000_000
@@ -54,13 +56,6 @@ FEATURES = (None, "dashboards", "reports", "reports", "admin", "integrations", "
 EVENT_P = (0.28, 0.25, 0.14, 0.08, 0.04, 0.05, 0.10, 0.03, 0.02, 0.01)
 KPI = ("create_report", "export_data", "run_workflow")
 STEPS = ("onboarding_profile", "onboarding_connect_data", "onboarding_first_report")
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -230,7 +225,7 @@ def measure(folder: Path, repeat: int) -> dict:
             results[name] = fn()
             timings[name] = min(timings[name], time.perf_counter() - start)
             if name == "health":
-                peak_health = peak_health or _peak_mb()
+                peak_health = peak_health or peak_mb()
     table = results["health"]
     return {
         "events": ds.rows["usage_events"],
@@ -241,7 +236,7 @@ def measure(folder: Path, repeat: int) -> dict:
         "unassigned_events": table.attrs["unassigned_events"],
         "timings": timings,
         "peak_mb_after_health": peak_health,
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(),
     }
 
 
@@ -255,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.generate:
         generate(Path(args.generate), args.events, args.accounts)
-        print(json.dumps({"peak_mb": _peak_mb()}))
+        print(json.dumps({"peak_mb": peak_mb()}))
         return 0
     if args.measure:
         print(json.dumps(measure(Path(args.measure), args.repeat)))

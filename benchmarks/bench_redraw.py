@@ -10,20 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
-
-def ensure_data(accounts: int) -> Path:
-    out = Path("data") / "bench" / f"demo-{accounts}"
-    if not (out / "invitations.parquet").exists():
-        from heatmap_lib.demo import write_demo
-
-        print(f"generating {accounts:,} accounts into {out} ...", file=sys.stderr)
-        write_demo(out, accounts=accounts, seed=7, fmt="parquet", usage_events_per_account=10)
-    return out
+from common import ensure_demo
 
 
 def main() -> None:
@@ -35,7 +25,7 @@ def main() -> None:
     import heatmap_lib as hm
     from heatmap_lib.widgets import Dashboard
 
-    ds = hm.load(ensure_data(args.accounts))
+    ds = hm.load(ensure_demo(args.accounts))
     dash = Dashboard(ds)
     panel = dash.panel
     regions = list(panel.account_widgets["region"].options)

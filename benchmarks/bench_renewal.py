@@ -17,41 +17,13 @@ Target (issue 6): scoring 100k accounts takes seconds.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+from common import best_of, ensure_demo, peak_mb
+
 MEMORY_LIMIT = "2GB"
 WEIGHTS = Path(__file__).resolve().parents[1] / "params" / "renewal_weights.yaml"
-
-
-def _best(fn, repeat: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def ensure_data(accounts: int) -> Path:
-    """The Parquet demo dataset of this size, generated once and reused (shared with bench_summary.py)."""
-    out = Path("data") / "bench" / f"demo-{accounts}"
-    if not (out / "renewals.parquet").exists():
-        print(f"generating {accounts:,} accounts into {out} ...", file=sys.stderr)
-        start = time.perf_counter()
-        from heatmap_lib.demo import write_demo
-
-        write_demo(out, accounts=accounts, seed=7, fmt="parquet", usage_events_per_account=30)
-        print(f"  generated in {time.perf_counter() - start:.0f}s", file=sys.stderr)
-    return out
 
 
 def _floor(ds) -> None:
@@ -74,16 +46,16 @@ def main() -> None:
     import heatmap_lib as hm
     from heatmap_lib import renewal as rn
 
-    data = ensure_data(args.accounts)
+    data = ensure_demo(args.accounts)
     start = time.perf_counter()
     ds = hm.load(data, memory_limit=MEMORY_LIMIT)
     load_s = time.perf_counter() - start
     weights = rn.Weights.load(WEIGHTS)
     at = rn.data_as_of(ds)
 
-    floor_s, _ = _best(lambda: _floor(ds), args.repeat)
-    sig_s, sig = _best(lambda: rn.signals(ds, at), args.repeat)
-    score_s, scores = _best(lambda: rn.score(ds, weights, as_of=at), args.repeat)
+    floor_s, _ = best_of(lambda: _floor(ds), args.repeat)
+    sig_s, sig = best_of(lambda: rn.signals(ds, at), args.repeat)
+    score_s, scores = best_of(lambda: rn.score(ds, weights, as_of=at), args.repeat)
     cal_s = None
     if not args.no_calibrate:
         start = time.perf_counter()
@@ -109,7 +81,7 @@ def main() -> None:
             f"{v.get('n_renewals', 0):,} renewals, held-out AUC {v.get('auc') or float('nan'):.3f}, "
             f"baseline {v.get('baseline_auc') or float('nan'):.3f}"
         )
-    print(f"{'peak memory (MB)':34}{_peak_mb():10.0f}")
+    print(f"{'peak memory (MB)':34}{peak_mb():10.0f}")
     print("target: scoring 100k accounts takes seconds")
 
 

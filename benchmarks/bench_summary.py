@@ -12,31 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from common import best_of, ensure_demo, peak_mb
+
 MEMORY_LIMIT = "1GB"  # DuckDB's cap for the heatmap side (hm.load(memory_limit=...)); peak RSS follows it
 FILTER = {"region": ["West"], "role": ["decision_maker", "influencer"], "wave": ["2026-Q3"]}
-
-
-def _best(fn, repeat: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
-def _peak_mb() -> float:
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's peak
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_heatmap(data: Path, repeat: int) -> dict:
@@ -45,8 +29,8 @@ def run_heatmap(data: Path, repeat: int) -> dict:
     start = time.perf_counter()
     ds = hm.load(data, memory_limit=MEMORY_LIMIT)
     load_s = time.perf_counter() - start
-    full_s, full = _best(lambda: hm.account_summary(ds), repeat)
-    filt_s, filt = _best(lambda: hm.account_summary(ds, FILTER), repeat)
+    full_s, full = best_of(lambda: hm.account_summary(ds), repeat)
+    filt_s, filt = best_of(lambda: hm.account_summary(ds, FILTER), repeat)
     return {
         "load_s": load_s,
         "full_s": full_s,
@@ -54,7 +38,7 @@ def run_heatmap(data: Path, repeat: int) -> dict:
         "rows": len(full),
         "filtered_rows": len(filt),
         "invitations": ds.rows["invitations"],
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(),
     }
 
 
@@ -103,29 +87,16 @@ def run_pandas(data: Path, repeat: int) -> dict:
     contacts = pd.read_parquet(data / "contacts.parquet", columns=["contact_id", "account_id", "role"])
     invitations = pd.read_parquet(data / "invitations.parquet", columns=["contact_id", "wave", "score"])
     load_s = time.perf_counter() - start
-    full_s, full = _best(lambda: _pandas_summary(accounts, contacts, invitations, None), repeat)
-    filt_s, filt = _best(lambda: _pandas_summary(accounts, contacts, invitations, FILTER), repeat)
+    full_s, full = best_of(lambda: _pandas_summary(accounts, contacts, invitations, None), repeat)
+    filt_s, filt = best_of(lambda: _pandas_summary(accounts, contacts, invitations, FILTER), repeat)
     return {
         "load_s": load_s,
         "full_s": full_s,
         "filtered_s": filt_s,
         "rows": len(full),
         "filtered_rows": len(filt),
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(),
     }
-
-
-def ensure_data(accounts: int) -> Path:
-    """The Parquet demo dataset of this size, generated once and reused."""
-    out = Path("data") / "bench" / f"demo-{accounts}"
-    if not (out / "invitations.parquet").exists():
-        print(f"generating {accounts:,} accounts into {out} ...", file=sys.stderr)
-        start = time.perf_counter()
-        from heatmap_lib.demo import write_demo
-
-        write_demo(out, accounts=accounts, seed=7, fmt="parquet", usage_events_per_account=10)
-        print(f"  generated in {time.perf_counter() - start:.0f}s", file=sys.stderr)
-    return out
 
 
 def main() -> None:
@@ -139,7 +110,7 @@ def main() -> None:
         result = (run_heatmap if args.child == "heatmap" else run_pandas)(args.data, args.repeat)
         print(json.dumps(result))
         return
-    data = ensure_data(args.accounts)
+    data = ensure_demo(args.accounts)
     results = {}
     for impl in ("heatmap", "pandas"):
         proc = subprocess.run(
