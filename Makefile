@@ -37,7 +37,7 @@ lint: install ## ruff lint and format check
 typecheck: install ## mypy on the package
 	$(BIN)/mypy
 
-test: install system-deps lint ## the whole test suite (unit, notebook and browser tests)
+test: install system-deps lint typecheck ## lint, type check and the whole test suite (unit, notebook, browser)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: install ## run the benchmarks (prints figures; slow)

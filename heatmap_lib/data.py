@@ -216,9 +216,9 @@ def _discover(path: Path) -> tuple[list[_Source], list[str], list[Path]]:
         sources = []
         for table, files in by_table.items():
             if len(files) > 1:
-                names = " and ".join(f.name for f in files)
-                raise DataError(f"{path}: table {table} is stored twice ({names}); keep one")
-            kind = "csv" if files[0].suffix.lower() == ".csv" else "parquet"
+                both = " and ".join(f.name for f in files)
+                raise DataError(f"{path}: table {table} is stored twice ({both}); keep one")
+            kind: Literal["csv", "parquet"] = "csv" if files[0].suffix.lower() == ".csv" else "parquet"
             sources.append(_Source(table, files[0], kind))
         return sources, notes, [s.path for s in sources]
     suffix = path.suffix.lower()
@@ -243,7 +243,8 @@ def _discover(path: Path) -> tuple[list[_Source], list[str], list[Path]]:
         except duckdb.Error as exc:
             raise DataError(f"{path}: not a readable DuckDB database ({exc})") from exc
         try:
-            names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+            found = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+            names = [str(r[0]) for r in found]
         finally:
             con.close()
         sources = [_Source(n.lower(), path, "duckdb", n) for n in names if n.lower() in TABLES]
@@ -417,7 +418,7 @@ def _stage_excel(con: duckdb.DuckDBPyConnection, src: _Source, raw: str) -> None
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         if hasattr(v, "isoformat"):
-            text = v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()  # type: ignore[call-arg]
+            text = v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
             return text.removesuffix(" 00:00:00")
         return str(v)
 

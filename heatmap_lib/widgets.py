@@ -76,7 +76,7 @@ class FilterPanel:
         self.counts = w.HTML()
         self.leaders_only.on_click(lambda _: self._set(role=list(LEADERS)))
         self.save_button.on_click(lambda _: self.save(self.name.value))
-        self.load_button.on_click(lambda _: self.saved.value and self.load(self.saved.value))
+        self.load_button.on_click(lambda _: self._load_selected())
         self.clear_button.on_click(lambda _: self.clear())
         self.by.observe(self._switch_mode, "value")
         for widget in self._value_widgets():
@@ -194,6 +194,10 @@ class FilterPanel:
         self.saved.options = self._saved_names()
         self.say(f"Saved filter set {html.escape(path.stem)}.")
 
+    def _load_selected(self) -> None:
+        if self.saved.value:
+            self.load(self.saved.value)
+
     def load(self, name: str) -> None:
         """Load the saved filter set `name` into the widgets."""
         if not self.library:
@@ -252,7 +256,7 @@ class Dashboard:
         from .waves import wave_order
 
         self.dataset = dataset
-        self.thresholds = {"red_below": red_below, "green_above": green_above}
+        self.thresholds: dict[str, Any] = {"red_below": red_below, "green_above": green_above}
         self.renewal_weights = renewal_weights  # adds the renewal drivers to the X-Ray of a clicked account
         self.panel = FilterPanel(dataset, library)
         self.on_select = on_select

@@ -116,7 +116,7 @@ def xrays(
     file or `renewal.Weights`) is given. Each is computed once for the whole scope.
     """
     sc = scoped or scope(dataset, filters)
-    t = {"red_below": red_below, "green_above": green_above}
+    t: dict[str, Any] = {"red_below": red_below, "green_above": green_above}
     summary, _ = heatmap_tables(dataset, scoped=sc, **t)
     wanted = None if account_ids is None else {str(a) for a in account_ids}
     summary_sel = summary if wanted is None else summary[summary["account_id"].isin(wanted)]
@@ -172,7 +172,7 @@ def xrays(
     return out
 
 
-def _health_rows(dataset: Any, sc: Scope) -> dict[str, dict[str, Any]]:
+def _health_rows(dataset: Any, sc: Scope) -> dict[str, dict[Any, Any]]:
     """Each account's usage health row (empty when the dataset has no usage events)."""
     if not dataset.has("usage_events"):
         return {}
@@ -194,7 +194,7 @@ def _renewal_steps(dataset: Any, sc: Scope, weights: Any, ids: list[str]) -> dic
     from .renewal import account_contributions, score
 
     account_keys = {k: v for k, v in sc.filters.criteria.items() if k in dataset.account_columns}
-    scores = score(dataset, weights, filters=FilterSet(**account_keys) if account_keys else None)
+    scores = score(dataset, weights, filters=FilterSet.from_dict(account_keys) if account_keys else None)
     scored = set(scores["account_id"].astype(str))
     return {a: account_contributions(scores, a) for a in ids if a in scored}
 
@@ -315,7 +315,7 @@ def _categories(scores: pd.Series) -> np.ndarray:
     return np.select([s >= 9, s >= 7, s >= 0], ["promoter", "passive", "detractor"], "no response").astype(object)
 
 
-def _assemble(rec: dict[str, Any], part: dict[str, pd.DataFrame], flags: dict[str, Any], segment: dict) -> XRay:
+def _assemble(rec: Mapping[Any, Any], part: dict[str, pd.DataFrame], flags: Mapping[Any, Any], segment: dict) -> XRay:
     role_table = part["roles"].set_index("role").reindex(list(ROLES))
     counts = ["contacts_invited", "invitations", "responses", "promoters", "passives", "detractors"]
     role_table[counts] = role_table[counts].fillna(0).astype("int64")
