@@ -35,23 +35,13 @@ from pathlib import Path
 
 from common import peak_mb
 
+from heatmap_lib.demo import EVENTS  # the same product events as the demo data
+
 MEMORY_LIMIT = "1GB"  # DuckDB's cap; peak RSS follows it
 THREADS = 2
 ROW_GROUP = 1_000_000
 REFERENCE = dt.date(2026, 10, 1)
 SPAN_DAYS = 456
-EVENTS = (
-    "login",
-    "view_dashboard",
-    "create_report",
-    "export_data",
-    "invite_user",
-    "configure_integration",
-    "run_workflow",
-    "onboarding_profile",
-    "onboarding_connect_data",
-    "onboarding_first_report",
-)
 FEATURES = (None, "dashboards", "reports", "reports", "admin", "integrations", "workflows", *("onboarding",) * 3)
 EVENT_P = (0.28, 0.25, 0.14, 0.08, 0.04, 0.05, 0.10, 0.03, 0.02, 0.01)
 KPI = ("create_report", "export_data", "run_workflow")

@@ -197,7 +197,7 @@ _DRIVER_WEIGHTS = np.log(
         ]
     )
 )
-_EVENTS = (
+EVENTS = (  # the demo's product events, in the order of _EVENT_FEATURE
     "login",
     "view_dashboard",
     "create_report",
@@ -972,7 +972,7 @@ class _Builder:
         window_sec = self.usage_start * _DAY
 
         cols: dict[str, list[Any]] = {k: [] for k in ("acc", "user", "event", "feature", "t")}
-        events, features = _strings(_EVENTS), _strings(_EVENT_FEATURE)
+        events, features = _strings(EVENTS), _strings(_EVENT_FEATURE)
         user_width = _digits(int(user_off[-1]), 7)
         csum = np.cumsum(cand)
         cuts = np.searchsorted(csum, np.arange(1, int(csum[-1]) // 4_000_000 + 1) * 4_000_000)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import heatmap_lib as hm
+from heatmap_lib.demo import TABLE_COLUMNS
 
 ACCOUNT_FIELDS = [
     "account_id",
@@ -25,17 +26,7 @@ ACCOUNT_FIELDS = [
     "industry",
 ]
 CONTACT_FIELDS = ["contact_id", "account_id", "role", "name", "email"]
-INVITATION_FIELDS = [
-    "invitation_id",
-    "contact_id",
-    "questionnaire",
-    "wave",
-    "sent_at",
-    "responded_at",
-    "score",
-    "drivers",
-    "comment",
-]
+INVITATION_FIELDS = list(TABLE_COLUMNS["invitations"])  # the contract's columns, as the demo writes them
 
 
 def write_csv(path: Path, fields: list[str], rows: Iterable[Mapping[str, Any]]) -> Path:
