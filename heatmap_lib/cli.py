@@ -100,12 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_load_options(p)
 
     from .batch import add_run_command
+    from .plays_cli import add_plays_command
     from .renewal import add_calibrate_command
     from .static_export import add_export_command
 
     add_export_command(sub, load_options=_add_load_options)
     add_run_command(sub)
     add_calibrate_command(sub, load_options=_add_load_options)
+    add_plays_command(sub, load_options=_add_load_options)
     return parser
 
 
@@ -260,6 +262,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_plays(args: argparse.Namespace) -> int:
+    """Record, list, import, export and suggest plays, and report which ones work."""
+    from .plays_cli import cmd_plays as run
+
+    return run(args)
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "validate": cmd_validate,
@@ -269,6 +278,7 @@ COMMANDS = {
     "calibrate": cmd_calibrate,
     "health": cmd_health,
     "movers": cmd_movers,
+    "plays": cmd_plays,
 }
 
 

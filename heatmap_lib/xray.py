@@ -21,6 +21,7 @@ import pandas as pd
 from .exceptions import HeatmapError
 from .filters import FilterSet, Scope, scope
 from .metrics import _counts, derive, heatmap_tables, role_breakdown, role_flags
+from .plays import COLUMNS as PLAY_COLUMNS
 from .schema import ROLE_LABELS, ROLES
 
 FilterLike = FilterSet | Mapping[str, Any] | str | Path | None
@@ -55,6 +56,10 @@ class XRay:
     health: dict[str, Any] | None = None
     # renewal drivers: the account's `renewal.account_contributions` steps (None without renewal weights)
     renewal: pd.DataFrame | None = None
+    # plays: the account's plays from the actions store (None when no store was given), and the plays the
+    # suggestion rules propose for it (play_label, rule, why, open_already)
+    plays: pd.DataFrame | None = None
+    suggested: pd.DataFrame | None = None
 
     @property
     def account_id(self) -> str:
@@ -107,13 +112,17 @@ def xrays(
     compare_to: str | None = None,
     compare: bool = True,
     renewal_weights: Any = None,
+    plays: Any = None,
+    play_rules: Any = None,
 ) -> dict[str, XRay]:
     """The X-Ray of every surveyed account in scope (or of `account_ids` among them), in a handful of queries.
 
     Wave over wave (`compare=True`): `wave` (default: the scope's single wave, else the latest in scope) against
     `compare_to` (default: the wave sent before it), from the trend already computed, with no further query.
     Usage health comes along when the dataset has usage events; renewal drivers when `renewal_weights` (a weights
-    file or `renewal.Weights`) is given. Each is computed once for the whole scope.
+    file or `renewal.Weights`) is given. Each is computed once for the whole scope. `plays` (a `PlayStore`, its
+    workspace folder, or a plays DataFrame) adds each account's plays, and with `play_rules` (a rules file, or
+    True for params/play_rules.yaml) the plays suggested for it.
     """
     sc = scoped or scope(dataset, filters)
     t: dict[str, Any] = {"red_below": red_below, "green_above": green_above}
@@ -144,6 +153,7 @@ def xrays(
         )
         renewal_weights = None
     renewal = _renewal_steps(dataset, sc, renewal_weights, ids) if renewal_weights is not None else None
+    account_plays, suggested = _plays(plays, play_rules, summary, ids, flags)
     contacts, comments = _people(answers)
     drivers = _driver_counts(answers[answers["score"].notna()], by=["account_id"])
     groups = {
@@ -168,8 +178,36 @@ def xrays(
             x = replace(x, health=health[aid])
         if renewal is not None and aid in renewal:
             x = replace(x, renewal=renewal[aid])
+        if account_plays is not None:
+            x = replace(x, plays=account_plays.get(aid, _NO_PLAYS))
+        if suggested is not None:
+            x = replace(x, suggested=suggested.get(aid, _NO_SUGGESTIONS))
         out[aid] = x
     return out
+
+
+def _plays(
+    plays: Any, rules: Any, summary: pd.DataFrame, ids: list[str], flags: pd.DataFrame
+) -> tuple[dict[str, pd.DataFrame] | None, dict[str, pd.DataFrame] | None]:
+    """Per account of `ids`: its plays and its suggested plays (None for each when not asked for).
+
+    Quadrants come from the whole scope's `summary` (its medians place the guides), not from the accounts asked for.
+    """
+    from .plays import load_rules, read_plays, suggestions
+
+    if plays is None:
+        return None, None
+    if isinstance(plays, pd.DataFrame):
+        frame = plays[plays["account_id"].astype(str).isin(ids)]
+    else:
+        frame = read_plays(plays, ids)
+    per_account = {str(k): g for k, g in frame.groupby("account_id", sort=False)}
+    if rules is None or rules is False:
+        return per_account, None
+    loaded = load_rules(None if rules is True else rules)
+    got = suggestions(summary, loaded, flags=flags.reset_index(), plays=frame)
+    got = got[got["account_id"].astype(str).isin(ids)]
+    return per_account, {str(k): g for k, g in got.groupby("account_id", sort=False)}
 
 
 def _health_rows(dataset: Any, sc: Scope) -> dict[str, dict[Any, Any]]:
@@ -239,10 +277,13 @@ def xray(
     wave: str | None = None,
     compare_to: str | None = None,
     renewal_weights: Any = None,
+    plays: Any = None,
+    play_rules: Any = None,
 ) -> XRay:
     """The X-Ray of one account within the filter scope; a clear error when the account has no invitation in it.
 
-    `wave` and `compare_to` choose the two waves compared; `renewal_weights` adds the renewal drivers (see `xrays`).
+    `wave` and `compare_to` choose the two waves compared; `renewal_weights` adds the renewal drivers, `plays` and
+    `play_rules` the account's plays and suggested plays (see `xrays`).
     """
     sc = scope(dataset, filters)
     found = xrays(
@@ -255,6 +296,8 @@ def xray(
         wave=wave,
         compare_to=compare_to,
         renewal_weights=renewal_weights,
+        plays=plays,
+        play_rules=play_rules,
     )
     if str(account_id) not in found:
         acc = dataset.table("accounts")
@@ -341,6 +384,8 @@ def _assemble(rec: Mapping[Any, Any], part: dict[str, pd.DataFrame], flags: Mapp
     )
 
 
+_NO_PLAYS = pd.DataFrame(columns=list(PLAY_COLUMNS))
+_NO_SUGGESTIONS = pd.DataFrame(columns=["account_id", "play", "play_label", "rule", "why", "open_already"])
 RESPONSE_COLUMNS = ("score", "drivers", "comment", "responded_at", "wave", "category")
 
 

@@ -284,8 +284,29 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         f"<h2>Drivers</h2>{drivers}<h2>Comments, lowest score first</h2>{comments}"
         f"{comparison_html(x.comparison)}"
         f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{trend}"
-        f"{health_html(x.health)}{renewal_html(x.renewal)}</div>"
+        f"{health_html(x.health)}{renewal_html(x.renewal)}{suggested_html(x.suggested)}"
+        f"{plays_section(x.plays)}</div>"
     )
+
+
+def suggested_html(suggested: pd.DataFrame | None) -> str:
+    """The plays the suggestion rules propose for the account, and why (empty when not asked for)."""
+    if suggested is None:
+        return ""
+    if suggested.empty:
+        return '<h2>Suggested plays</h2><p class="hx-empty">No rule flags this account.</p>'
+    rows = [
+        [_e(r["play_label"]), _e(r["why"] or r["rule"]), "already open" if r["open_already"] else "suggested"]
+        for r in suggested.to_dict(orient="records")
+    ]
+    return "<h2>Suggested plays</h2>" + _table(["Play", "Why", "Status"], rows)
+
+
+def plays_section(plays: pd.DataFrame | None) -> str:
+    """The account's plays, read-only: open and overdue first (empty when no actions store was given)."""
+    from .plays import plays_html
+
+    return "" if plays is None else plays_html(plays)
 
 
 def _num(value: Any, digits: int = 0) -> str:

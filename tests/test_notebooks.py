@@ -49,10 +49,18 @@ def test_heatmap_notebook_live_mode_builds_the_dashboard(demo_dir, tmp_path):
 def test_xray_notebook_runs_for_a_demo_account(demo, demo_dir, tmp_path):
     import heatmap_lib as hm
 
+    from heatmap_lib.plays import PlayStore
+
     account = hm.account_summary(demo).iloc[0]
-    nb = execute("account_xray", tmp_path, data=str(demo_dir), account_id=str(account.account_id))
+    ws = tmp_path / "workspace"
+    PlayStore(ws).add(str(account.account_id), "business_review", "Dana", notes="QBR <i>set</i>")
+    nb = execute("account_xray", tmp_path, data=str(demo_dir), account_id=str(account.account_id), workspace=str(ws))
     html = outputs(nb, "text/html")
     assert "<h2>NPS by role" in html and "<h2>Non-responders to recruit" in html
     assert account.account_name.replace("&", "&amp;") in html
-    default = execute("account_xray", tmp_path, data=str(demo_dir))  # no account named: the riskiest valuable one
-    assert "<h2>Contacts" in outputs(default, "text/html")
+    assert "<h2>Plays</h2>" in html and "QBR &lt;i&gt;set&lt;/i&gt;" in html and "<h2>Suggested plays" in html
+    # live (not batch): the play form is a widget under the X-Ray
+    assert "model_id" in outputs(nb, "application/vnd.jupyter.widget-view+json")
+    default = execute("account_xray", tmp_path, data=str(demo_dir), workspace=None)  # the riskiest valuable one
+    out = outputs(default, "text/html")
+    assert "<h2>Contacts" in out and "<h2>Plays</h2>" not in out
