@@ -12,7 +12,17 @@ converts each executed notebook to a self-contained HTML page (`report.notebook_
 
 Every file is written atomically (a temporary file in the same folder, then `os.replace`). `manifest.json` says
 `"status": "running"` from the start and `"complete"` only once the index is written, as the last write; an
-interrupted run (Ctrl-C, SIGTERM) stops its kernels, writes no index and leaves `"status": "interrupted"`.
+interrupted run (Ctrl-C, SIGTERM) stops its kernels, writes no index and leaves `"status": "interrupted"`. A write
+that fails (disk full, file too large, read-only folder) fails its segment with a `DiskFull` or `NotWritable` error
+naming the file, and leaves no partial file behind.
+
+Resuming (`run(spec, resume=RUN_ID)`, `heatmap run SPEC --resume RUN_ID|latest`) finishes an earlier run in its own
+folder: the spec (all but workers, timeout and output), the notebook's bytes and the data's fingerprint must be
+those of the run, else `ResumeError` says what differs. The segments that are not ok (failed, timed out,
+interrupted, cancelled, never finished) or whose files are missing or damaged (each report's SHA-256 is in the
+manifest) run again; the others are kept as they are; then the index and the manifest are written again, the
+manifest recording each segment's attempts and each resume. A lock file in the run folder keeps two processes
+from running the same folder at once.
 
 Cost: importing pandas, Ibis and Bokeh costs a fresh kernel about three times what starting it does, and
 validating the data again per segment grows with the data. So the run validates the data once, into a DuckDB file
@@ -28,6 +38,7 @@ import argparse
 import contextlib
 import copy
 import datetime as dt
+import errno
 import functools
 import hashlib
 import json
@@ -58,6 +69,8 @@ from .filters import FilterSet
 __all__ = [
     "BATCH_PARAMETERS",
     "SPEC_KEYS",
+    "ResumeError",
+    "RunInterrupted",
     "RunResult",
     "SegmentResult",
     "Spec",
@@ -67,9 +80,12 @@ __all__ = [
     "load_spec",
     "notebook_parameters",
     "resolve_segments",
+    "resume_command",
     "run",
     "segment_file_names",
     "slugify",
+    "spec_differences",
+    "write_failure",
 ]
 
 SPEC_KEYS: tuple[str, ...] = (
@@ -407,9 +423,17 @@ def _file_mode() -> int:
 
 
 def atomic_write(path: Path, data: str | bytes) -> Path:
-    """Write a file atomically: a temporary file in the same folder, flushed, then `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write a file atomically: a temporary file in the same folder, flushed, then `os.replace`.
+
+    On any failure the temporary file is removed and the target left as it was; an `OSError` (a full disk, a file
+    too large, a read-only folder) carries `path` as its `filename`, so the error can say which file it was.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        _name_file(exc, path)
+        raise
     try:
         os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as fh:
@@ -417,10 +441,51 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            _name_file(exc, path)
         raise
     return path
+
+
+def _name_file(exc: OSError, path: Path) -> None:
+    """Let a system error say which file it was about (only a real one: errno set, no file named yet)."""
+    if exc.errno is not None and not exc.filename:
+        exc.filename = str(path)
+
+
+# errno of a write that failed for want of room or permission: (error type, reason) as the manifest shows them
+WRITE_FAILURES: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("DiskFull", "disk full (no space left on device)"),
+    errno.EDQUOT: ("DiskFull", "disk full (disk quota exceeded)"),
+    errno.EFBIG: ("DiskFull", "file too large (the disk's or this process's file-size limit was reached)"),
+    errno.EROFS: ("NotWritable", "read-only file system"),
+    errno.EACCES: ("NotWritable", "permission denied"),
+    errno.EPERM: ("NotWritable", "operation not permitted"),
+}
+_ERRNO_TEXT = re.compile(r"^\[Errno (\d+)\] [^:]*(?:: '(.*)')?$")  # str(OSError) as a kernel reports it
+
+
+def write_failure(exc: BaseException, folder: Path | None = None) -> tuple[str, str] | None:
+    """(error type, message) when `exc` is a write that failed for want of room or permission, else None.
+
+    The message names the file (relative to `folder` when inside it): "cannot write west.html: disk full ...".
+    """
+    if not isinstance(exc, OSError) or exc.errno not in WRITE_FAILURES:
+        return None
+    kind, reason = WRITE_FAILURES[exc.errno]
+    return kind, f"cannot write {_shown_path(exc.filename, folder)}: {reason}"
+
+
+def _shown_path(filename: Any, folder: Path | None) -> str:
+    if not filename:
+        return "a file"
+    path = Path(os.fsdecode(filename))
+    if folder is not None:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(folder).as_posix()
+    return str(path)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -449,6 +514,9 @@ class SegmentResult:
     xray_pages: int = 0
     headline: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    html_sha256: str | None = None  # of the report as written (a resume re-runs a segment whose report differs)
+    attempts: int = 0  # executions of this segment, over the run and its resumes
+    previous: list[dict[str, Any]] = field(default_factory=list)  # earlier attempts: status, error, why re-run
 
     def as_dict(self) -> dict[str, Any]:
         """The segment's manifest entry."""
@@ -465,10 +533,37 @@ class SegmentResult:
                 for k, v in (("html", self.html), ("notebook", self.notebook), ("log", self.log), ("xray", self.xray))
                 if v
             },
+            "checksums": {"html": self.html_sha256} if self.html_sha256 else {},
             "xray_pages": self.xray_pages,
             "headline": self.headline,
             "error": self.error,
+            "attempts": self.attempts,
+            "previous_attempts": self.previous,
         }
+
+    @classmethod
+    def from_dict(cls, entry: Mapping[str, Any]) -> SegmentResult:
+        """A segment as its manifest entry recorded it (a resume starts from these)."""
+        files = entry.get("files") or {}
+        return cls(
+            value=str(entry["segment"]),
+            slug=str(entry["slug"]),
+            status=str(entry.get("status", "pending")),
+            started_at=entry.get("started_at"),
+            seconds=entry.get("seconds"),
+            execute_seconds=entry.get("execute_seconds"),
+            convert_seconds=entry.get("convert_seconds"),
+            html=files.get("html"),
+            notebook=files.get("notebook"),
+            log=files.get("log"),
+            xray=files.get("xray"),
+            xray_pages=int(entry.get("xray_pages") or 0),
+            headline=entry.get("headline"),
+            error=entry.get("error"),
+            html_sha256=(entry.get("checksums") or {}).get("html"),
+            attempts=int(entry.get("attempts") or (0 if entry.get("status") in ("pending", "cancelled") else 1)),
+            previous=list(entry.get("previous_attempts") or []),
+        )
 
 
 def _round(x: float | None) -> float | None:
@@ -484,6 +579,7 @@ class RunResult:
     status: str
     segments: list[SegmentResult]
     seconds: float
+    resumed: list[str] = field(default_factory=list)  # the segments a resume ran again (empty for a new run)
 
     @property
     def index(self) -> Path:
@@ -725,17 +821,31 @@ def _headline_from(nb: Any) -> dict[str, Any] | None:
     return dict(found) if isinstance(found, Mapping) else None
 
 
-def _error_record(exc: BaseException) -> dict[str, Any]:
+def _error_record(exc: BaseException, folder: Path | None = None) -> dict[str, Any]:
+    """The manifest's record of a failure: type, one-line message, traceback (and the cell, for a notebook error).
+
+    A write that failed for want of room or permission, here or in the kernel, is a `DiskFull` or `NotWritable`
+    error whose message names the file (relative to the run folder `folder`).
+    """
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
         tb = _ANSI.sub("", "\n".join(exc.traceback or []))
-        return {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)), "cell": exc.exec_count, "traceback": tb}
-    return {
+        record = {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)), "cell": exc.exec_count, "traceback": tb}
+        found = _ERRNO_TEXT.match(record["message"]) if exc.ename in ("OSError", "PermissionError") else None
+        if found and int(found.group(1)) in WRITE_FAILURES:  # the notebook itself could not write (X-Ray pages)
+            kind, reason = WRITE_FAILURES[int(found.group(1))]
+            record |= {"type": kind, "message": f"cannot write {_shown_path(found.group(2), folder)}: {reason}"}
+        return record
+    record = {
         "type": type(exc).__name__,
         "message": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
         "traceback": "".join(traceback.format_exception(exc)),
     }
+    failure = write_failure(exc, folder)
+    if failure:
+        record["type"], record["message"] = failure
+    return record
 
 
 def _execute(ctx: _Context, seg: SegmentResult, partial: Path, km: Any) -> Any:
@@ -771,7 +881,9 @@ def _execute(ctx: _Context, seg: SegmentResult, partial: Path, km: Any) -> Any:
         )
     except Exception as exc:  # papermill, nbclient and jupyter_client raise many types; record any of them
         seg.status = "failed"
-        seg.error = _error_record(exc)
+        if isinstance(exc, OSError):  # papermill could not write the executed notebook
+            _name_file(exc, partial)
+        seg.error = _error_record(exc, ctx.folder)
         if timed_out.is_set():
             seg.error |= {
                 "type": "Timeout",
@@ -784,7 +896,11 @@ def _execute(ctx: _Context, seg: SegmentResult, partial: Path, km: Any) -> Any:
 
 
 def _run_segment(ctx: _Context, seg: SegmentResult, slot: _KernelSlot) -> SegmentResult:
-    """Execute and convert one segment (in a worker thread); a notebook error is recorded, never raised."""
+    """Execute and convert one segment (in a worker thread); a notebook error is recorded, never raised.
+
+    Whatever happens, no partial file of the segment is left: papermill's partial notebook and any temporary file
+    the notebook left among its X-Ray pages are removed.
+    """
     import nbformat
 
     from . import report
@@ -795,34 +911,41 @@ def _run_segment(ctx: _Context, seg: SegmentResult, slot: _KernelSlot) -> Segmen
     start = time.perf_counter()
     seg.started_at = _now()
     seg.status = "running"
+    seg.attempts += 1
     nb_dir = ctx.folder / "notebooks"
     partial = nb_dir / f".{seg.slug}.partial.ipynb"  # papermill writes here; the final file is written whole
-    executed = _execute(ctx, seg, partial, slot.acquire())
-    slot.release_clients()
-    seg.execute_seconds = time.perf_counter() - start
-    if ctx.stop.is_set():
-        partial.unlink(missing_ok=True)
-        seg.status, seg.error = "interrupted", None
-        seg.seconds = time.perf_counter() - start
-        return seg
-    if executed is None:  # keep what the kernel process printed, then start the next segment on a new kernel
-        text = slot.log_text()
-        if text.strip():
-            seg.log = atomic_write(ctx.folder / "logs" / f"{seg.slug}.log", text).relative_to(ctx.folder).as_posix()
-        slot.dispose()
-    nb = executed if executed is not None else (nbformat.read(str(partial), as_version=4) if partial.exists() else None)
-    if nb is not None:
-        final = atomic_write(nb_dir / f"{seg.slug}.ipynb", nbformat.writes(_strip_reset(nb)))
-        seg.notebook = final.relative_to(ctx.folder).as_posix()
-    partial.unlink(missing_ok=True)
-    if executed is not None:
+    try:
+        executed = _execute(ctx, seg, partial, slot.acquire())
+        slot.release_clients()
+        seg.execute_seconds = time.perf_counter() - start
+        if ctx.stop.is_set():
+            seg.status, seg.error = "interrupted", None
+            return seg
+        if executed is None:  # keep what the kernel process printed, then start the next segment on a new kernel
+            text = slot.log_text()
+            slot.dispose()
+            # the failed notebook and the log are for diagnosis: when even they cannot be written (a full disk),
+            # the segment's own error is the one to report
+            with contextlib.suppress(OSError):
+                if text.strip():
+                    log = atomic_write(ctx.folder / "logs" / f"{seg.slug}.log", text)
+                    seg.log = log.relative_to(ctx.folder).as_posix()
+                failed = _read_notebook(partial)
+                if failed is not None:
+                    final = atomic_write(nb_dir / f"{seg.slug}.ipynb", nbformat.writes(_strip_reset(failed)))
+                    seg.notebook = final.relative_to(ctx.folder).as_posix()
+            return seg
         t = time.perf_counter()
         try:
+            final = atomic_write(nb_dir / f"{seg.slug}.ipynb", nbformat.writes(_strip_reset(executed)))
+            seg.notebook = final.relative_to(ctx.folder).as_posix()
             seg.headline = _headline_from(executed)
             page = report.notebook_to_html(executed, title=f"Customer heat map: {ctx.spec.segment_by} {seg.value}")
             if ctx.stop.is_set():
                 raise KeyboardInterrupt
-            seg.html = atomic_write(ctx.folder / f"{seg.slug}.html", page).name
+            data = page.encode("utf-8")
+            seg.html = atomic_write(ctx.folder / f"{seg.slug}.html", data).name
+            seg.html_sha256 = hashlib.sha256(data).hexdigest()
             pages = ctx.folder / "xray" / seg.slug
             if pages.is_dir():
                 seg.xray = pages.relative_to(ctx.folder).as_posix()
@@ -832,10 +955,30 @@ def _run_segment(ctx: _Context, seg: SegmentResult, slot: _KernelSlot) -> Segmen
             seg.status = "interrupted"
         except Exception as exc:
             seg.status = "failed"
-            seg.error = _error_record(exc)
+            seg.error = _error_record(exc, ctx.folder)
         seg.convert_seconds = time.perf_counter() - t
-    seg.seconds = time.perf_counter() - start
-    return seg
+        return seg
+    finally:
+        partial.unlink(missing_ok=True)
+        _remove_temporaries(ctx.folder / "xray" / seg.slug)
+        seg.seconds = time.perf_counter() - start
+
+
+def _read_notebook(path: Path) -> Any:
+    """The notebook papermill left at `path`, or None when there is none or it is not whole (a full disk)."""
+    import nbformat
+
+    try:
+        return nbformat.read(str(path), as_version=4) if path.exists() else None
+    except Exception:  # truncated JSON, invalid notebook: nbformat raises several types
+        return None
+
+
+def _remove_temporaries(folder: Path) -> None:
+    """Remove the temporary files a failed or killed writer left in `folder` (atomic writes name them `.*.tmp`)."""
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _worker(ctx: _Context, todo: queue.Queue, done: queue.Queue) -> None:
@@ -849,8 +992,8 @@ def _worker(ctx: _Context, todo: queue.Queue, done: queue.Queue) -> None:
                 return
             try:
                 _run_segment(ctx, seg, slot)
-            except Exception as exc:  # a bug here must fail the segment, not hang the run
-                seg.status, seg.error = "failed", _error_record(exc)
+            except Exception as exc:  # a bug (or a failed write) here must fail the segment, not hang the run
+                seg.status, seg.error = "failed", _error_record(exc, ctx.folder)
                 slot.dispose()
             done.put(seg)
     finally:
@@ -859,6 +1002,20 @@ def _worker(ctx: _Context, todo: queue.Queue, done: queue.Queue) -> None:
 
 class _Interrupted(KeyboardInterrupt):
     """Raised in the main thread by SIGTERM, so a terminated run cleans up like an interrupted one."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or SIGTERM once it recorded so: `run_id` and `folder` say which run to resume."""
+
+    def __init__(self, run_id: str, folder: Path, by: str) -> None:
+        super().__init__(f"run {run_id} interrupted by {by}")
+        self.run_id = run_id
+        self.folder = folder
+        self.by = by
+
+
+class ResumeError(HeatmapError):
+    """A run cannot be resumed: not found, in use, or made from another spec, notebook or data."""
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -871,6 +1028,7 @@ def run(
     progress: bool = True,
     fresh_kernels: bool = False,
     on_segment: Callable[[SegmentResult], None] | None = None,
+    resume: str | None = None,
 ) -> RunResult:
     """Run a batch: one report per segment into `<spec.output>/<run id>/`, then the index and the manifest.
 
@@ -878,7 +1036,13 @@ def run(
     fresh kernel costs most); a kernel that failed is replaced. `fresh_kernels=True` starts a new kernel for
     every segment instead. A failing segment is recorded (error, traceback, failed notebook) and the others go
     on; the result's `exit_status` is then 1. On KeyboardInterrupt or SIGTERM the kernels are killed, the
-    manifest says `interrupted`, and KeyboardInterrupt is raised again.
+    manifest says `interrupted`, and `RunInterrupted` (a KeyboardInterrupt naming the run) is raised.
+
+    `resume` finishes an earlier run instead of starting one: a run id in `spec.output`, or `"latest"` (the latest
+    run of this spec there). Its spec (workers, timeout and output aside), notebook and data must be the run's,
+    else `ResumeError` says what differs. Only its segments that are not ok, or whose files are missing or
+    damaged, run again; the index and the manifest are then written again. The result's `resumed` lists them; a
+    complete run with nothing to re-run is returned as it is.
     """
     import nbformat
 
@@ -889,24 +1053,45 @@ def run(
     check_notebook_parameters(spec)
     nb = nbformat.read(str(spec.notebook), as_version=4)
     nb.cells.insert(0, _reset_cell(spec.notebook.parent))
-    _check_writable(spec.output)
-    # The data are loaded and validated once, into a DuckDB file every kernel opens read-only (report.open_data)
-    # rather than validating them again per segment; it lives beside the runs and goes when the run ends.
-    with tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-") as prepared:
+    with contextlib.ExitStack() as stack:
+        previous = None
+        if resume is not None:
+            folder = _find_run(spec, resume)
+            _check_writable(folder)
+            stack.callback(_RunLock(folder).acquire().release)
+            previous = _previous_run(spec, folder)
+            if not previous.reasons and previous.manifest.get("status") == "complete" and previous.index_exists:
+                return RunResult(previous.run_id, folder, "complete", previous.segments, time.perf_counter() - started)
+        _check_writable(spec.output)
+        # The data are loaded and validated once, into a DuckDB file every kernel opens read-only
+        # (report.open_data) rather than validating them again per segment; it lives beside the runs and goes when
+        # the run ends.
+        prepared = stack.enter_context(tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-"))
         # a URL's tables stay in their engine: checked once here, then each kernel checks their structure only
         url = _is_url(spec.data)
         dataset = load(spec.data) if url else load(spec.data, database=Path(prepared) / "dataset.duckdb")
         try:
+            if previous is not None:
+                _check_same_data(previous, dataset)
             if url:
                 sidecar = Path(prepared) / "source.json"
                 sidecar.write_text(json.dumps({"source": spec.data}), encoding="utf-8")
             else:
                 sidecar = report.save_prepared(dataset, Path(prepared) / "dataset.duckdb")
             return _run_loaded(
-                spec, nb, dataset, sidecar, started, progress=progress, fresh=fresh_kernels, on_segment=on_segment
+                spec,
+                nb,
+                dataset,
+                sidecar,
+                started,
+                progress=progress,
+                fresh=fresh_kernels,
+                on_segment=on_segment,
+                previous=previous,
             )
         finally:
             dataset.close()
+    raise AssertionError("unreachable")  # pragma: no cover - the with block returns or raises
 
 
 def _check_writable(folder: Path) -> None:
@@ -921,6 +1106,256 @@ def _check_writable(folder: Path) -> None:
         raise HeatmapError(f"output folder {folder} cannot be written: {reason}") from None
 
 
+# --------------------------------------------------------------------------------------------------------------
+# resuming a run
+
+# spec keys a resume may change: how the run goes, not what it reports
+RESUME_MAY_CHANGE: tuple[str, ...] = ("file", "workers", "timeout", "output")
+LOCK_NAME = ".heatmap-run.lock"
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+class _RunLock:
+    """An exclusive lock on a run folder (`flock` on a file in it): one process at a time runs or resumes a run.
+
+    The system drops the lock when its process dies, so a run killed outright can still be resumed; the file is
+    removed when the run ends. Where `fcntl` does not exist there is no lock.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self.fd: int | None = None
+
+    def acquire(self) -> _RunLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ResumeError(f"run {self.path.parent.name} is being run by another heatmap process now") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+
+
+@dataclass
+class _Previous:
+    """An earlier run being resumed: its manifest, its segments, and why each one that runs again does."""
+
+    run_id: str
+    folder: Path
+    manifest: dict[str, Any]
+    segments: list[SegmentResult]
+    reasons: dict[str, str]  # segment value -> why it runs again ("failed", "timed out", "report damaged", ...)
+
+    @property
+    def index_exists(self) -> bool:
+        return (self.folder / "index.html").is_file()
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not valid JSON"
+        raise ResumeError(f"cannot resume run {folder.name}: its manifest.json cannot be read ({reason})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("segments"), list):
+        raise ResumeError(f"cannot resume run {folder.name}: its manifest.json is not a heatmap run manifest")
+    return manifest
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def spec_differences(spec: Spec, manifest: Mapping[str, Any]) -> list[str]:
+    """What makes `spec` another spec than the one a run's manifest records (empty: the run can be resumed).
+
+    Workers, timeout, output folder and the spec file's own path may change; the notebook must hold the same bytes.
+    """
+    now = json.loads(json.dumps(spec.as_dict(), default=str))
+    then = manifest.get("spec") or {}
+    found = [
+        f"{key} {_brief(then.get(key))} then, {_brief(value)} now"
+        for key, value in now.items()
+        if key not in RESUME_MAY_CHANGE and then.get(key) != value
+    ]
+    recorded = manifest.get("notebook_sha256")
+    if recorded and spec.notebook.is_file() and recorded != _file_sha256(spec.notebook):
+        found.append(f"notebook {spec.notebook.name} changed since (other bytes)")
+    return found
+
+
+def _run_folders(output: Path) -> list[Path]:
+    """The run folders in `output`, latest first (run ids start with their UTC start time)."""
+    if not output.is_dir():
+        return []
+    found = [
+        p for p in output.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+    ]
+    return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+def _find_run(spec: Spec, resume: str) -> Path:
+    """The folder of the run `resume` names in `spec.output`: a run id, or "latest" (the latest run of this spec)."""
+    wanted = str(resume).strip()
+    runs = _run_folders(spec.output)
+    if wanted == "latest":
+        for folder in runs:
+            with contextlib.suppress(ResumeError):
+                if not spec_differences(spec, _read_manifest(folder)):
+                    return folder
+        if not runs:
+            raise ResumeError(f"no run to resume in {spec.output}")
+        try:
+            latest = "; ".join(spec_differences(spec, _read_manifest(runs[0])))
+        except ResumeError as exc:
+            latest = str(exc)
+        raise ResumeError(
+            f"no run of this spec to resume in {spec.output} ({len(runs)} run{'s' * (len(runs) != 1)} of other "
+            f"specs; the latest, {runs[0].name}, differs: {latest})"
+        )
+    if not wanted or wanted.startswith(".") or not re.fullmatch(r"[A-Za-z0-9._-]+", wanted):
+        raise ResumeError(f"--resume takes a run id (a folder name in {spec.output}) or 'latest', not {wanted!r}")
+    folder = spec.output / wanted
+    if not (folder / "manifest.json").is_file():
+        known = ", ".join(p.name for p in runs[:5]) + (" ..." if len(runs) > 5 else "")
+        raise ResumeError(f"no run {wanted} in {spec.output} (runs there: {known or 'none'})")
+    return folder
+
+
+def _inside(folder: Path, relative: str | None) -> Path | None:
+    """`folder / relative` when it stays inside `folder` (a manifest is data: its paths are checked), else None."""
+    if not relative:
+        return None
+    path = (folder / relative).resolve()
+    return path if path.is_relative_to(folder.resolve()) and path != folder.resolve() else None
+
+
+def _resume_reason(folder: Path, seg: SegmentResult) -> str | None:
+    """Why a segment of an earlier run must run again, or None when its report and files are whole."""
+    if seg.status != "ok":
+        if seg.status == "failed" and (seg.error or {}).get("type") == "Timeout":
+            return "timed out"
+        return {"pending": "never started", "cancelled": "never started", "running": "never finished"}.get(
+            seg.status, seg.status
+        )
+    html = _inside(folder, seg.html)
+    if html is None or not html.is_file():
+        return "report missing"
+    data = html.read_bytes()
+    if seg.html_sha256 and hashlib.sha256(data).hexdigest() != seg.html_sha256:
+        return "report damaged"
+    if not data.rstrip().endswith(b"</html>"):
+        return "report damaged"
+    notebook = _inside(folder, seg.notebook)
+    if notebook is None or not notebook.is_file():
+        return "notebook missing"
+    if seg.xray_pages:
+        pages = _inside(folder, seg.xray)
+        if pages is None or sum(1 for _ in pages.glob("*.html")) < seg.xray_pages:
+            return "X-Ray pages missing"
+    return None
+
+
+def _previous_run(spec: Spec, folder: Path) -> _Previous:
+    """Read and check an earlier run to resume: same spec and notebook, sound segment entries; why each re-runs."""
+    manifest = _read_manifest(folder)
+    differs = spec_differences(spec, manifest)
+    if differs:
+        raise ResumeError(
+            f"cannot resume run {folder.name}: the spec differs from the run's ({'; '.join(differs)}); "
+            "resume with the run's spec, or start a new run"
+        )
+    try:
+        segments = [SegmentResult.from_dict(entry) for entry in manifest["segments"]]
+    except (KeyError, TypeError, ValueError):
+        raise ResumeError(f"cannot resume run {folder.name}: its manifest's segment list is damaged") from None
+    slugs = [s.slug for s in segments]
+    if not segments or len(set(slugs)) != len(slugs) or not all(_SLUG.fullmatch(s) for s in slugs):
+        raise ResumeError(f"cannot resume run {folder.name}: its manifest's segment list is damaged")
+    reasons = {s.value: r for s in segments if (r := _resume_reason(folder, s))}
+    return _Previous(folder.name, folder, manifest, segments, reasons)
+
+
+def _check_same_data(previous: _Previous, dataset: Any) -> None:
+    """Refuse to resume on other data than the run's: a report would mix two datasets."""
+    then = previous.manifest.get("data") or {}
+    now = dataset.fingerprint()
+    if then.get("fingerprint") == now:
+        return
+    rows_then, rows_now = dict(then.get("rows") or {}), dict(dataset.rows)
+    changed = [
+        f"{table} {rows_then.get(table, 0):,} rows then, {rows_now.get(table, 0):,} now"
+        for table in sorted(set(rows_then) | set(rows_now))
+        if rows_then.get(table) != rows_now.get(table)
+    ]
+    what = "; ".join(changed) if changed else "the same row counts, other content"
+    raise ResumeError(
+        f"cannot resume run {previous.run_id}: the data changed since it ran ({what}; fingerprint "
+        f"{str(then.get('fingerprint'))[:12]} then, {now[:12]} now); start a new run"
+    )
+
+
+def _prepare_retry(folder: Path, seg: SegmentResult, reason: str) -> None:
+    """Record a segment's last attempt, remove every file it left, and make it pending again."""
+    if seg.attempts and seg.status not in ("pending", "cancelled"):
+        error = {k: seg.error[k] for k in ("type", "message") if k in seg.error} if seg.error else None
+        seg.previous.append(
+            {
+                "attempt": seg.attempts,
+                "status": seg.status,
+                "started_at": seg.started_at,
+                "seconds": seg.seconds,
+                "error": error,
+                "run_again_because": reason,
+            }
+        )
+    for relative in (seg.html, seg.notebook, seg.log):
+        path = _inside(folder, relative)
+        if path is not None:
+            path.unlink(missing_ok=True)
+    pages = _inside(folder, f"xray/{seg.slug}")
+    if pages is not None and pages.is_dir():
+        shutil.rmtree(pages)
+    seg.status, seg.started_at, seg.error, seg.headline = "pending", None, None, None
+    seg.seconds = seg.execute_seconds = seg.convert_seconds = None
+    seg.html = seg.notebook = seg.log = seg.xray = seg.html_sha256 = None
+    seg.xray_pages = 0
+
+
+def resume_command(spec_file: str | Path, run_id: str, output: str | Path | None = None) -> str:
+    """The command line that finishes run `run_id` of the spec file `spec_file` (for messages)."""
+    import shlex
+
+    parts = ["heatmap", "run", str(spec_file), "--resume", run_id]
+    if output is not None:
+        parts += ["--output", str(output)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# running the segments
+
+
 def _run_loaded(
     spec: Spec,
     nb: Any,
@@ -931,77 +1366,158 @@ def _run_loaded(
     progress: bool,
     fresh: bool,
     on_segment: Callable[[SegmentResult], None] | None,
+    previous: _Previous | None = None,
 ) -> RunResult:
+    """Set up a new run (or take over the run being resumed) and run its segments under the run folder's lock."""
+    lock = None
+    resume_record: dict[str, Any] | None = None
+    if previous is None:
+        values = resolve_segments(spec, dataset)
+        names = segment_file_names(values)
+        run_id, folder = _new_run_folder(spec.output)
+        lock = _RunLock(folder).acquire()
+        segments = [SegmentResult(value=v, slug=names[v]) for v in values]
+        todo = list(segments)
+        earlier_seconds = 0.0
+        manifest: dict[str, Any] = {
+            "format": 1,
+            "status": "running",
+            "run_id": run_id,
+            "started_at": _now(),
+            "finished_at": None,
+            "seconds": None,
+            "spec": spec.as_dict(),
+            "notebook_sha256": _file_sha256(spec.notebook),
+            "kernels": "fresh per segment"
+            if fresh
+            else f"one per worker, reset between segments (<= {KERNEL_REUSE_LIMIT})",
+            "data": {
+                "path": _redact(spec.data),
+                "fingerprint": dataset.fingerprint(),
+                "rows": dict(dataset.rows),
+                "excluded": dataset.exclusion_note(),
+            },
+            "versions": _versions(),
+            "counts": {},
+            "segments": [],
+            "index": None,
+        }
+    else:
+        run_id, folder, manifest, segments = previous.run_id, previous.folder, previous.manifest, previous.segments
+        todo = [s for s in segments if s.value in previous.reasons]
+        earlier_seconds = float(manifest.get("seconds") or 0)
+        resume_record = {
+            "started_at": _now(),
+            "finished_at": None,
+            "status": "running",
+            "previous_status": manifest.get("status"),
+            "segments": {s.value: previous.reasons[s.value] for s in todo},
+            "workers": spec.workers,
+            "timeout": spec.timeout,
+            "versions": _versions(),
+        }
+        # from here the run is not complete: no index until it is again
+        (folder / "index.html").unlink(missing_ok=True)
+        for seg in todo:
+            _prepare_retry(folder, seg, previous.reasons[seg.value])
+        manifest.pop("interrupted_by", None)
+        manifest.update(status="running", finished_at=None, index=None)
+        manifest.setdefault("notebook_sha256", _file_sha256(spec.notebook))
+        manifest["resumes"] = [*manifest.get("resumes", []), resume_record]
+    try:
+        return _run_segments(
+            spec,
+            nb,
+            sidecar,
+            started,
+            run_id=run_id,
+            folder=folder,
+            manifest=manifest,
+            segments=segments,
+            todo=todo,
+            earlier_seconds=earlier_seconds,
+            resume_record=resume_record,
+            dataset=dataset,
+            progress=progress,
+            fresh=fresh,
+            on_segment=on_segment,
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_segments(
+    spec: Spec,
+    nb: Any,
+    sidecar: Path,
+    started: float,
+    *,
+    run_id: str,
+    folder: Path,
+    manifest: dict[str, Any],
+    segments: list[SegmentResult],
+    todo: list[SegmentResult],
+    earlier_seconds: float,
+    resume_record: dict[str, Any] | None,
+    dataset: Any,
+    progress: bool,
+    fresh: bool,
+    on_segment: Callable[[SegmentResult], None] | None,
+) -> RunResult:
+    """Run `todo` (all of `segments`, or what a resume runs again), then write the index and the manifest."""
     from tqdm import tqdm
 
     from . import report
 
-    values = resolve_segments(spec, dataset)
-    names = segment_file_names(values)
-    run_id, folder = _new_run_folder(spec.output)
     ctx = _Context(spec=spec, folder=folder, notebook=nb, data_name=_data_name(spec.data), fresh_kernels=fresh)
     ctx.xray_pages = set(XRAY_PARAMETERS) <= set(declared_parameters(spec.notebook))
     ctx.km_class = _kernel_manager_class()
     # Unix socket paths are limited to about 100 characters: the folder is a short one in the system temp dir
     ctx.sockets = Path(tempfile.mkdtemp(prefix="heatmap-")) if os.name == "posix" else None
-    (folder / "notebooks").mkdir()
-    segments = [SegmentResult(value=v, slug=names[v]) for v in values]
-    manifest: dict[str, Any] = {
-        "format": 1,
-        "status": "running",
-        "run_id": run_id,
-        "started_at": _now(),
-        "finished_at": None,
-        "seconds": None,
-        "spec": spec.as_dict(),
-        "kernels": "fresh per segment"
-        if fresh
-        else f"one per worker, reset between segments (<= {KERNEL_REUSE_LIMIT})",
-        "data": {
-            "path": _redact(spec.data),
-            "fingerprint": dataset.fingerprint(),
-            "rows": dict(dataset.rows),
-            "excluded": dataset.exclusion_note(),
-        },
-        "versions": _versions(),
-        "counts": {},
-        "segments": [],
-        "index": None,
-    }
+    (folder / "notebooks").mkdir(exist_ok=True)
 
     def save(status: str | None = None) -> None:
         if status:
             manifest["status"] = status
+            if resume_record is not None:
+                resume_record["status"] = status
+                resume_record["finished_at"] = manifest["finished_at"]
         manifest["segments"] = [s.as_dict() for s in segments]
         manifest["counts"] = {
             k: sum(s.status == k for s in segments)
             for k in ("ok", "failed", "running", "pending", "interrupted", "cancelled")
         }
-        manifest["seconds"] = _round(time.perf_counter() - started)
+        manifest["seconds"] = _round(earlier_seconds + time.perf_counter() - started)
         _write_json(folder / "manifest.json", manifest)
 
-    save()
-    # the kernels open the data read-only: DuckDB lets several processes read a file nobody writes
-    dataset.close()
-    ctx.kernel_env = {report.PREPARED_ENV: str(sidecar)}
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    previous_term = signal.getsignal(signal.SIGTERM) if in_main else None
     previous_int = signal.getsignal(signal.SIGINT) if in_main else None
-    bar = tqdm(total=len(segments), desc=f"heatmap run {run_id}", unit="segment", file=sys.stderr, disable=not progress)
-    todo: queue.Queue = queue.Queue()
-    done: queue.Queue = queue.Queue()
-    for seg in segments:
-        todo.put(seg)
-    threads = [
-        threading.Thread(target=_worker, args=(ctx, todo, done), name=f"heatmap-run-{i}", daemon=True)
-        for i in range(min(spec.workers, len(segments)))
-    ]
+    bar = None
+    threads: list[threading.Thread] = []
     reader = None  # a read-only view of the data, opened only if a notebook records no headline figures
     try:
+        save()
+        # the kernels open the data read-only: DuckDB lets several processes read a file nobody writes
+        dataset.close()
+        ctx.kernel_env = {report.PREPARED_ENV: str(sidecar)}
+        if in_main:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        desc = f"heatmap run {run_id}" + (" (resumed)" if resume_record is not None else "")
+        bar = tqdm(total=len(todo), desc=desc, unit="segment", file=sys.stderr, disable=not progress)
+        queued: queue.Queue = queue.Queue()
+        done: queue.Queue = queue.Queue()
+        for seg in todo:
+            queued.put(seg)
+        threads = [
+            threading.Thread(target=_worker, args=(ctx, queued, done), name=f"heatmap-run-{i}", daemon=True)
+            for i in range(min(spec.workers, len(todo)))
+        ]
         for t in threads:
             t.start()
         finished = 0
-        while finished < len(segments):
+        while finished < len(todo):
             try:
                 seg = done.get(timeout=0.5)
             except queue.Empty:
@@ -1045,19 +1561,30 @@ def _run_loaded(
         manifest["finished_at"] = _now()
         manifest["interrupted_by"] = "SIGTERM" if isinstance(exc, _Interrupted) else "KeyboardInterrupt"
         save("interrupted")
-        raise
+        raise RunInterrupted(run_id, folder, manifest["interrupted_by"]) from exc
+    except OSError as exc:  # the manifest or the index could not be written: the disk is full, the folder gone
+        failure = write_failure(exc, folder)
+        if failure is None:
+            raise
+        raise HeatmapError(
+            f"run {run_id} stopped: {failure[1]}; the reports written so far are kept: make room, then finish the "
+            f"run with --resume {run_id}"
+        ) from exc
     finally:
         ctx.stop.set()
         _stop_workers(ctx, threads, patience=0 if all(not t.is_alive() for t in threads) else 30.0)
-        bar.close()
+        if bar is not None:
+            bar.close()
         if reader is not None:
             reader.close()
         if ctx.sockets is not None:
             shutil.rmtree(ctx.sockets, ignore_errors=True)
-        for signum, handler in ((signal.SIGTERM, previous), (signal.SIGINT, previous_int)):
+        for signum, handler in ((signal.SIGTERM, previous_term), (signal.SIGINT, previous_int)):
             if in_main and handler is not None:
                 signal.signal(signum, handler)
-    return RunResult(run_id, folder, "complete", segments, time.perf_counter() - started)
+    return RunResult(
+        run_id, folder, "complete", segments, time.perf_counter() - started, resumed=[s.value for s in todo]
+    )
 
 
 def _stop_workers(ctx: _Context, threads: Sequence[threading.Thread], patience: float = 30.0) -> None:
@@ -1092,18 +1619,28 @@ def manifest_for_index(manifest: Mapping[str, Any], segments: Sequence[SegmentRe
 
 
 def add_run_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `heatmap run SPEC [--workers N] [--output DIR] [--segments a,b]` to a CLI's subparsers."""
+    """Add `heatmap run SPEC [--workers N] [--output DIR] [--segments a,b] [--resume RUN]` to a CLI's subparsers."""
     p = subparsers.add_parser(
         "run",
         help="run a batch spec: one HTML report per segment, an index and a manifest",
         description="Execute the spec's notebook once per segment with papermill and convert each to an offline "
-        "HTML report, written with index.html and manifest.json to <output>/<run id>/.",
+        "HTML report, written with index.html and manifest.json to <output>/<run id>/. With --resume, finish an "
+        "earlier run of the same spec instead.",
     )
     p.add_argument("spec", type=Path, help="batch spec (YAML), e.g. params/by_region.yaml")
     p.add_argument("--workers", type=int, default=None, help="segments run in parallel (default: the spec's)")
     p.add_argument("--output", type=Path, default=None, help="output folder (default: the spec's)")
     p.add_argument(
         "--segments", default=None, help="comma-separated segment values to run (default: the spec's segments)"
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN",
+        default=None,
+        help="finish the run RUN (a run id in the output folder, or 'latest': the latest run of this spec) in its "
+        "own folder: run again only its segments that failed, timed out, were interrupted or whose files are "
+        "missing or damaged, keep the others, and write its index and manifest again. The spec, notebook and "
+        "data must be the run's (--workers and the spec's timeout may change)",
     )
     p.add_argument(
         "--fresh-kernels",
@@ -1117,7 +1654,10 @@ def add_run_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a batch spec from the command line; print the index path; 1 when a segment failed."""
+    """Run (or resume) a batch spec from the command line; print the index path; 1 when a segment failed.
+
+    When segments did not finish, or the run was interrupted, the last message says how to resume it.
+    """
     spec = load_spec(args.spec)
     changes: dict[str, Any] = {}
     if args.workers is not None:
@@ -1126,10 +1666,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         changes["workers"] = args.workers
     if args.output is not None:
         changes["output"] = args.output.resolve()
+    resume = getattr(args, "resume", None)
     if args.segments:
+        if resume is not None:
+            raise SpecError("--resume runs again what the run left undone; it takes no --segments")
         changes["segments"] = tuple(dict.fromkeys(s.strip() for s in args.segments.split(",") if s.strip()))
     spec = spec.replace(**changes)
-    result = run(spec, progress=not args.no_progress, fresh_kernels=args.fresh_kernels)
+    try:
+        result = run(spec, progress=not args.no_progress, fresh_kernels=args.fresh_kernels, resume=resume)
+    except RunInterrupted as exc:
+        print(
+            f"heatmap: run {exc.run_id} interrupted; finish it with: "
+            f"{resume_command(args.spec, exc.run_id, args.output)}",
+            file=sys.stderr,
+        )
+        raise
+    if resume is not None:
+        again = ", ".join(map(repr, result.resumed)) or "none: every segment was ok"
+        print(f"heatmap: resumed run {result.run_id}; segments run again: {again}", file=sys.stderr)
     for seg in result.failed:
         err = seg.error or {}
         print(
@@ -1138,6 +1692,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     ok = len(result.segments) - len(result.failed)
     print(f"{ok} of {len(result.segments)} segment reports written; manifest: {result.manifest}", file=sys.stderr)
+    if result.failed:
+        n = len(result.failed)
+        print(
+            f"heatmap: {n} segment{'s' * (n != 1)} without a report; once the cause is fixed, run "
+            f"{'them' if n != 1 else 'it'} again (the others are kept) with: "
+            f"{resume_command(args.spec, result.run_id, args.output)}",
+            file=sys.stderr,
+        )
     print(result.index)
     return result.exit_status
 

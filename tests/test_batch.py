@@ -641,6 +641,7 @@ def test_an_interrupted_run_never_looks_complete(tmp_path: Path, demo60: Path, s
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
+    assert f"heatmap: run {folder.name} interrupted; finish it with: heatmap run {spec} --resume {folder.name}" in err
     m = manifest(folder)
     assert m["status"] == "interrupted" and m["index"] is None
     assert m["interrupted_by"] == ("SIGTERM" if signum == signal.SIGTERM else "KeyboardInterrupt")

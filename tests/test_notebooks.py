@@ -48,7 +48,6 @@ def test_heatmap_notebook_live_mode_builds_the_dashboard(demo_dir, tmp_path):
 
 def test_xray_notebook_runs_for_a_demo_account(demo, demo_dir, tmp_path):
     import heatmap_lib as hm
-
     from heatmap_lib.plays import PlayStore
 
     account = hm.account_summary(demo).iloc[0]
