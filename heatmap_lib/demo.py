@@ -18,6 +18,11 @@ short tenure, so a logistic regression on signals measured from the tables *befo
 the planted signs. Event volume depends on seats, not on churn. Story accounts renewed early in the history
 window (before the surveys that show their story) and are always active.
 
+Plays (``DemoData.plays``, the actions store's frame) come from a random stream of their own: about a third of
+the ordinary accounts get one between two waves, chosen by their band, and the done ones of the types in
+``PLAY_EFFECTS`` raise the account's later scores or response rates by a planted amount, whose realised size is
+``DemoData.play_truth``. Accounts without such a play have exactly the tables they would have without plays.
+
 Everything is vectorised with numpy (loops only over tables, waves and chunks) and strings are built with
 pyarrow, so ``generate(100_000)`` (about 2.5M contacts, 10M invitations, 30M usage events) stays fast.
 """
@@ -25,9 +30,11 @@ pyarrow, so ``generate(100_000)`` (about 2.5M contacts, 10M invitations, 30M usa
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import io
 import itertools
+import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,8 +46,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import plays as _plays
+
 __all__ = [
     "DATE_COLUMNS",
+    "PLAY_COLUMNS",
+    "PLAY_EFFECTS",
+    "PLAY_STATUSES",
+    "PLAY_TYPES",
     "REFERENCE_DATE",
     "STORIES",
     "TABLE_COLUMNS",
@@ -223,6 +236,53 @@ _EVENT_FEATURE = (
 )
 _EVENT_P = np.array([0.30, 0.27, 0.15, 0.08, 0.04, 0.05, 0.11])
 
+# plays: the actions store's frame (one row per play), its built-in types and statuses come from heatmap_lib.plays
+PLAY_COLUMNS = _plays.COLUMNS
+PLAY_TYPES = tuple(_plays.PLAY_TYPES)
+PLAY_STATUSES = _plays.STATUSES
+# What a done play plants in every later wave: (shift of the latent score, shift of the response logit). A score is
+# round(8 + 2 x latent), so +0.35 moves answers 0.7 points up (NPS about +20); +0.6 on the logit raises a
+# response rate of about 35% by about 13 points. Types not listed (escalation, ...) change nothing.
+PLAY_EFFECTS: dict[str, tuple[float, float]] = {
+    "executive_sponsor": (0.35, 0.0),
+    "recruit_contacts": (0.0, 0.6),
+    "business_review": (0.2, 0.3),
+}
+# plays run between two waves, and how likely each is by the account's band in the wave before
+_GAP_TYPES = ("executive_sponsor", "recruit_contacts", "business_review", "escalation", "expansion_conversation")
+_GAP_RATE = np.array([0.21, 0.15, 0.11, 0.21])  # red, yellow, green, gray
+_GAP_MIX = np.array(
+    [
+        [0.30, 0.15, 0.20, 0.30, 0.05],  # red: escalations and sponsors
+        [0.24, 0.22, 0.26, 0.10, 0.18],  # yellow
+        [0.18, 0.20, 0.25, 0.05, 0.32],  # green: expansion conversations
+        [0.20, 0.50, 0.15, 0.15, 0.00],  # gray (nobody answered): recruit contacts
+    ]
+)
+_GAP_CANCELLED = 0.08
+_CURRENT_RATE = 0.15  # accounts with a play started after the last wave
+_CURRENT_STATUS = np.cumsum([0.4, 0.4, 0.12, 0.08])  # open, in_progress, done, cancelled
+_CUSTOM_PLAY = "Roadmap webinar"  # a team's own play type, run twice: too few to judge
+_SUGGESTED_BY = {
+    "recruit_contacts": "rule:low_response_rate",
+    "recruit_decision_makers": "rule:no_decision_maker_answers",
+    "executive_sponsor": "rule:red_account",
+    "business_review": "rule:no_recent_review",
+    "expansion_conversation": "rule:expansion_candidate",
+    "escalation": "rule:red_account",
+    "decision_maker_meeting": "rule:unhappy_decision_makers",
+}
+_PLAY_NOTES = {
+    "recruit_contacts": ("Asked the champion for five more names", "Invited the new project team", "Survey intro mail"),
+    "recruit_decision_makers": ("Need the CFO and CIO on the list", "Ask sponsor to forward the survey"),
+    "executive_sponsor": ("Our VP Sales to sponsor the account", "Intro call with their COO booked", "Exec dinner"),
+    "business_review": ("QBR with usage and roadmap", "Review agenda sent", "Annual review, bring the ROI deck"),
+    "expansion_conversation": ("Seats for the new region?", "Pitch the workflows module", "Upsell analytics"),
+    "escalation": ("Outage follow-up with support lead", "Escalated the integration bug", "Billing dispute"),
+    "decision_maker_meeting": ("Meet the new CIO", "Lunch with the budget owner"),
+    _CUSTOM_PLAY: ("Invite to the Q3 roadmap webinar",),
+}
+
 
 def _words(text: str) -> list[str]:
     """Whitespace-separated words of a literal."""
@@ -351,12 +411,38 @@ _COMMENT_PARTS = {
 }
 
 
+def _empty_plays() -> pd.DataFrame:
+    """A plays frame with the contract's columns and no row."""
+    dates = ("due_date", "created_at", "closed_at")
+    return pd.DataFrame({c: pd.Series(dtype=object if c in dates else "str") for c in PLAY_COLUMNS})
+
+
+def _empty_play_truth() -> pd.DataFrame:
+    """A play-truth frame with its columns and no row."""
+    return pd.DataFrame(
+        {
+            "play": pd.Series(dtype=object),
+            "metric": pd.Series(dtype=object),
+            "shift": pd.Series(dtype=float),
+            "effect": pd.Series(dtype=float),
+            "plays": pd.Series(dtype=np.int64),
+            "planted": pd.Series(dtype=bool),
+        }
+    )
+
+
 @dataclass(frozen=True)
 class DemoData:
-    """Generated demo tables (name -> DataFrame) plus per-account planted truth (never written to disk)."""
+    """Generated demo tables (name -> DataFrame) plus per-account planted truth (never written to disk).
+
+    `plays` is the account teams' plays (the actions store's frame, `PLAY_COLUMNS`) and `play_truth` what the
+    done ones really did (see `generate`); neither is a dataset table, so `write_demo` does not write them.
+    """
 
     tables: dict[str, pd.DataFrame]
     truth: pd.DataFrame
+    plays: pd.DataFrame = dataclasses.field(default_factory=_empty_plays)
+    play_truth: pd.DataFrame = dataclasses.field(default_factory=_empty_play_truth)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -495,18 +581,239 @@ def _driver_strings() -> list[str | None]:
     return out
 
 
+def _answer(
+    u: np.ndarray,
+    logit: np.ndarray,
+    latent: np.ndarray,
+    silent: np.ndarray,
+    shift_score: np.ndarray,
+    shift_logit: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each invitation is answered, and its score, from its uniform draw with shifted logit and score."""
+    got = (u < _sigmoid(logit + shift_logit)) & ~silent
+    return got, np.clip(np.round(8.0 + 2.0 * (latent + shift_score)), 0, 10).astype(np.int8)
+
+
 # ----------------------------------------------------------------------------------------------------
 # the generator
+
+
+class _PlayPlan:
+    """The demo's plays and the effects the done ones plant, drawn from their own stream (index 8).
+
+    Between two waves, an ordinary, never-churned account surveyed in both gets a play with a probability and a
+    type that depend on its band in the wave before (red accounts get escalations, green ones expansion talks), so
+    a naive before/after comparison is fooled by regression to the mean while a comparison with accounts of the
+    same band is not. A play is created after the account's last invitation of the wave before and closed (done,
+    or cancelled) before its first invitation of the wave after; a done play of a type in `PLAY_EFFECTS` shifts
+    the account's latent score and response logit in every later wave. After the last wave come plays that are
+    still open or in progress (some overdue), and a few done or cancelled ones that no wave has measured yet.
+    """
+
+    def __init__(self, b: _Builder) -> None:
+        n = b.n
+        self.b, self.n, self.rng = b, n, b.rngs[8]
+        gaps = _WAVES - 1
+        self.u = self.rng.random((gaps, n, 6))  # per gap: select, type, cancel, created, closed, due
+        self.eligible = (b.story == 0) & ~b.churned
+        self.kind = np.full((gaps, n), -1, dtype=np.int64)  # index into _GAP_TYPES
+        self.cancelled = np.zeros((gaps, n), dtype=bool)
+        self.created = np.zeros((gaps, n), dtype=np.int64)
+        self.closed = np.zeros((gaps, n), dtype=np.int64)
+        self.due = np.zeros((gaps, n), dtype=np.int64)
+        self.old_score, self.old_logit = np.zeros(n), np.zeros(n)  # shifts of plays done before the last gap
+        self.new_score, self.new_logit = np.zeros(n), np.zeros(n)  # shifts of plays done in the last gap
+        self.waves: list[dict[str, np.ndarray]] = []  # per wave and account: dates and counts, actual and cf
+        self._now: tuple[np.ndarray, np.ndarray] = (np.zeros(n, np.int64), np.zeros(n, np.int64))
+
+    def before_wave(self, w: int, a: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Plan the plays of the gap before wave w; return the (old score, old logit, new score, new logit) shifts."""
+        n = self.n
+        inv = np.bincount(a, minlength=n)
+        first = np.full(n, np.iinfo(np.int64).max)
+        np.minimum.at(first, a, sent.astype(np.int64))
+        self._now = (inv, first)
+        self.new_score, self.new_logit = np.zeros(n), np.zeros(n)
+        if w > 0:
+            g, prev, u = w - 1, self.waves[w - 1], self.u[w - 1]
+            band, last = prev["band"], prev["last"]
+            room = first - last - 1  # days strictly between the two waves' invitations to the account
+            ok = self.eligible & (prev["inv"] > 0) & (inv > 0) & (room >= 1)
+            chosen = np.flatnonzero(ok & (u[:, 0] < _GAP_RATE[band]))
+            cum = np.cumsum(_GAP_MIX, axis=1)[band[chosen]]
+            kind = np.minimum((u[chosen, 1][:, None] >= cum).sum(axis=1), len(_GAP_TYPES) - 1)
+            created = last[chosen] + 1 + np.floor(u[chosen, 3] * 0.6 * room[chosen]).astype(np.int64)
+            closed = created + np.floor(u[chosen, 4] * (first[chosen] - created)).astype(np.int64)
+            cancelled = u[chosen, 2] < _GAP_CANCELLED
+            self.kind[g, chosen], self.cancelled[g, chosen] = kind, cancelled
+            self.created[g, chosen], self.closed[g, chosen] = created, closed
+            self.due[g, chosen] = created + 14 + np.floor(u[chosen, 5] * 32).astype(np.int64)
+            effects = np.array([self.b.play_effects.get(t, (0.0, 0.0)) for t in _GAP_TYPES])
+            done = chosen[~cancelled]
+            self.new_score[done] = effects[kind[~cancelled], 0]
+            self.new_logit[done] = effects[kind[~cancelled], 1]
+        return self.old_score, self.old_logit, self.new_score, self.new_logit
+
+    def after_wave(
+        self,
+        w: int,
+        a: np.ndarray,
+        sent: np.ndarray,
+        responded: np.ndarray,
+        score: np.ndarray,
+        cf_responded: np.ndarray,
+        cf_score: np.ndarray,
+    ) -> None:
+        """Record the wave per account (dates, band, counts with and without the last gap's plays)."""
+        n = self.n
+        inv, first = self._now
+        last = np.full(n, np.iinfo(np.int64).min)
+        np.maximum.at(last, a, sent.astype(np.int64))
+
+        def counts(got: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return (
+                np.bincount(a[got], minlength=n),
+                np.bincount(a[got & (val >= 9)], minlength=n),
+                np.bincount(a[got & (val <= 6)], minlength=n),
+            )
+
+        resp, prom, det = counts(responded, score)
+        cf_resp, cf_prom, cf_det = counts(cf_responded, cf_score)
+        nps = 100.0 * (prom - det) / np.maximum(resp, 1)
+        band = np.where(resp == 0, 3, np.where(nps < -10, 0, np.where(nps > 10, 2, 1)))
+        self.waves.append(
+            {
+                "inv": inv,
+                "first": first,
+                "last": last,
+                "band": band,
+                "resp": resp,
+                "prom": prom,
+                "det": det,
+                "cf_resp": cf_resp,
+                "cf_prom": cf_prom,
+                "cf_det": cf_det,
+            }
+        )
+        self.old_score = self.old_score + self.new_score
+        self.old_logit = self.old_logit + self.new_logit
+        self.new_score, self.new_logit = np.zeros(n), np.zeros(n)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The plays frame (`PLAY_COLUMNS`) and the play truth (see `generate`)."""
+        b, n, rng = self.b, self.n, self.rng
+        names = [*PLAY_TYPES, _CUSTOM_PLAY]
+        gap_code = np.array([names.index(t) for t in _GAP_TYPES])
+        # the plays between waves: done or cancelled
+        g_idx, acc = np.nonzero(self.kind >= 0)
+        code = gap_code[self.kind[g_idx, acc]]
+        status = np.where(self.cancelled[g_idx, acc], 3, 2)
+        created, closed, due = self.created[g_idx, acc], self.closed[g_idx, acc], self.due[g_idx, acc]
+        # a team's own play type, run twice (no effect): too few to judge
+        quiet = np.flatnonzero((status == 2) & ~np.isin(code, [names.index(t) for t in PLAY_EFFECTS]))
+        code[rng.permutation(quiet)[:2]] = names.index(_CUSTOM_PLAY)
+
+        # the plays after the last wave: mostly open or in progress (some overdue), a few done or cancelled
+        u = rng.random((n, 6))
+        last = self.waves[-1]["last"]
+        room = b.ref - last - 1
+        now = np.flatnonzero(self.eligible & (self.waves[-1]["inv"] > 0) & (room >= 1) & (u[:, 0] < _CURRENT_RATE))
+        c_status = np.minimum(np.searchsorted(_CURRENT_STATUS, u[now, 1], side="right"), 3)
+        c_created = last[now] + 1 + np.floor(u[now, 2] * room[now]).astype(np.int64)
+        c_closed = c_created + np.floor(u[now, 3] * (b.ref - c_created)).astype(np.int64)
+        c_due = np.where(u[now, 5] < 0.08, _NAT, c_created + 7 + np.floor(u[now, 4] * 50).astype(np.int64))
+        c_code = np.floor(u[now, 5] * len(PLAY_TYPES)).astype(np.int64)
+
+        acc_all = np.concatenate([acc, now])
+        code_all = np.concatenate([code, c_code])
+        status_all = np.concatenate([status, c_status])
+        created_all = np.concatenate([created, c_created])
+        closed_all = np.where(status_all >= 2, np.concatenate([closed, c_closed]), _NAT)
+        due_all = np.concatenate([due, c_due])
+        order = np.lexsort((acc_all, created_all))
+        acc_all, code_all, status_all = acc_all[order], code_all[order], status_all[order]
+        created_all, closed_all, due_all = created_all[order], closed_all[order], due_all[order]
+        m = len(acc_all)
+        u_s, u_n = rng.random(m), rng.random(m)
+        play_names = np.array(names, dtype=object)[code_all]
+        suggested = [_SUGGESTED_BY.get(t, "") if x < 0.4 else "" for t, x in zip(play_names, u_s, strict=True)]
+        notes = [
+            "" if x < 0.2 else _PLAY_NOTES[t][int((x - 0.2) / 0.8 * len(_PLAY_NOTES[t]))]
+            for t, x in zip(play_names, u_n, strict=True)
+        ]
+
+        def dates(days: np.ndarray) -> list[datetime.date | None]:
+            return list(np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype(object))
+
+        plays = pd.DataFrame(
+            {
+                "play_id": _str_col(_fixed_ids("P", np.arange(1, m + 1), _digits(m, 5))),
+                "account_id": _str_col(b.account_ids.take(pa.array(acc_all))),
+                "play": pd.Series(play_names.tolist(), dtype="str"),
+                "owner": _str_col(b.manager_names.take(pa.array(acc_all))),
+                "due_date": pd.Series(dates(due_all), dtype=object),
+                "status": pd.Series(np.array(PLAY_STATUSES)[status_all].tolist(), dtype="str"),
+                "notes": pd.Series(notes, dtype="str"),
+                "created_at": pd.Series(dates(created_all), dtype=object),
+                "closed_at": pd.Series(dates(closed_all), dtype=object),
+                "suggested_by": pd.Series(suggested, dtype="str"),
+            },
+            columns=list(PLAY_COLUMNS),
+        )
+        return plays, self._truth(g_idx[status == 2], acc[status == 2], code[status == 2], names, plays)
+
+    def _truth(
+        self, gap: np.ndarray, acc: np.ndarray, code: np.ndarray, names: list[str], plays: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The realised effect of each done play type on the treated accounts in the wave after its play."""
+        nps_eff, rate_eff = np.full(len(acc), np.nan), np.full(len(acc), np.nan)
+        for g in range(_WAVES - 1):
+            sel = np.flatnonzero(gap == g)
+            a = acc[sel]
+            before, after = self.waves[g], self.waves[g + 1]
+            resp, cf_resp, inv = after["resp"][a], after["cf_resp"][a], after["inv"][a]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                actual = 100.0 * (after["prom"][a] - after["det"][a]) / resp
+                cf = 100.0 * (after["cf_prom"][a] - after["cf_det"][a]) / cf_resp
+            ok = (before["resp"][a] > 0) & (resp > 0) & (cf_resp > 0)
+            nps_eff[sel] = np.where(ok, actual - cf, np.nan)
+            rate_eff[sel] = np.where((before["inv"][a] > 0) & (inv > 0), (resp - cf_resp) / np.maximum(inv, 1), np.nan)
+        present = set(plays["play"])
+        rows = []
+        for i, name in enumerate(names):
+            if name not in present and name not in PLAY_EFFECTS:
+                continue
+            shifts = self.b.play_effects.get(name, (0.0, 0.0))
+            for metric, values, shift in (("nps", nps_eff, shifts[0]), ("response_rate", rate_eff, shifts[1])):
+                v = values[code == i]
+                v = v[~np.isnan(v)]
+                effect = float(v.mean()) if len(v) else math.nan
+                rows.append(
+                    {
+                        "play": name,
+                        "metric": metric,
+                        "shift": float(shift),
+                        "effect": effect,
+                        "plays": len(v),
+                        "planted": shift != 0,
+                    }
+                )
+        return pd.DataFrame(rows, columns=list(_empty_play_truth().columns)).astype({"plays": np.int64})
 
 
 class _Builder:
     """Holds the per-account plan and builds each table from it."""
 
-    def __init__(self, n: int, seed: int, ref: datetime.date, events_per_account: int) -> None:
+    def __init__(
+        self, n: int, seed: int, ref: datetime.date, events_per_account: int, plant_play_effects: bool = True
+    ) -> None:
         self.n = n
+        self.play_effects = PLAY_EFFECTS if plant_play_effects else {}
         self.ref = _day(ref)
         self.events_per_account = events_per_account
-        streams = np.random.SeedSequence([int(seed), 20_261_001]).spawn(8)
+        # nine streams: spawning more children leaves the first ones unchanged, so the plays' stream (index 8)
+        # was added without changing any table drawn from streams 0-7
+        streams = np.random.SeedSequence([int(seed), 20_261_001]).spawn(9)
         self.rngs = [np.random.default_rng(s) for s in streams]
         self.usage_start = self.ref - _USAGE_DAYS
         self.history_start = self.ref - _HISTORY_DAYS
@@ -704,6 +1011,7 @@ class _Builder:
 
         manager = assign(0, n_mgr)
         rep = assign(n_mgr, n_rep)
+        self.manager_names = person_names.take(pa.array(manager))  # the owners of the demo's plays
         self.account_ids = _fixed_ids("A", np.arange(1, n + 1), _digits(n, 6))
 
         renewal = np.where(self.churned, self.r_day, self.next_renewal)
@@ -822,6 +1130,7 @@ class _Builder:
         comment_pool, comment_starts = _comment_pool()
         comments = _strings(comment_pool)
         bits = 1 << np.arange(len(_DRIVERS))
+        self.play_plan = plan = _PlayPlan(self)  # plays between waves and their planted effects (stream 8)
 
         parts: list[dict[str, np.ndarray]] = []
         for w in range(_WAVES):
@@ -849,6 +1158,8 @@ class _Builder:
             keep = sent < self.end_day[a]  # churned accounts are not invited after churning
             contact, q, a, sent = contact[keep], q[keep], a[keep], sent[keep]
             m = len(contact)
+            # done plays closed before this wave shift the account's latent score and response logit
+            old_score, old_logit, new_score, new_logit = plan.before_wave(w, a, sent)
             r = role[contact]
             pre = sent < self.split_day[a]
             comp_sil = np.where(pre, self.comp_pre[a, 3], self.comp_post[a, 3])
@@ -861,7 +1172,8 @@ class _Builder:
                 + 0.5 * rng.standard_normal(m)
             )
             del comp_sil
-            responded = (rng.random(m) < _sigmoid(logit)) & ~silent[a]
+            u_resp = rng.random(m)
+            responded = (u_resp < _sigmoid(logit)) & ~silent[a]
             delay = np.where(
                 rng.random(m) < 0.8,
                 np.minimum(np.floor(rng.exponential(2.0, m)), 21),
@@ -883,17 +1195,52 @@ class _Builder:
             score = np.clip(np.round(8.0 + 2.0 * latent), 0, 10).astype(np.int8)
             cat = np.where(score <= 6, 0, np.where(score <= 8, 1, 2))
             # drivers: responders only; detractors lean on complaints, promoters on praise (Gumbel top-k)
-            has_drv = responded & (rng.random(m) < np.array([0.75, 0.55, 0.6])[cat])
+            drv_p, com_p = np.array([0.75, 0.55, 0.6]), np.array([0.4, 0.22, 0.3])
+            u_drv = rng.random(m)
+            has_drv = responded & (u_drv < drv_p[cat])
             k = 1 + rng.binomial(2, 0.3, m)
             drv = np.flatnonzero(has_drv)
             keys = _DRIVER_WEIGHTS[cat[drv]] + rng.gumbel(size=(len(drv), len(_DRIVERS)))
             rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
             mask = np.zeros(m, dtype=np.int64)
             mask[drv] = (rank < k[drv, None]) @ bits
-            has_com = responded & (rng.random(m) < np.array([0.4, 0.22, 0.3])[cat])
-            com_idx = comment_starts[cat] + np.floor(
-                rng.random(m) * (comment_starts[cat + 1] - comment_starts[cat])
-            ).astype(np.int64)
+            u_com = rng.random(m)
+            has_com = responded & (u_com < com_p[cat])
+            u_idx = rng.random(m)
+            com_idx = comment_starts[cat] + np.floor(u_idx * (comment_starts[cat + 1] - comment_starts[cat])).astype(
+                np.int64
+            )
+
+            # the plays' effects: every draw above is made as without them (so other accounts keep theirs);
+            # a treated invitation's answer is redrawn from the same uniforms with the shifted logit and score,
+            # and, where that changes the answer or its category, its drivers from the plays' stream
+            cf_responded, cf_score = responded, score  # the counterfactual of the play closed just before wave w
+            shifted = (old_score != 0) | (old_logit != 0) | (new_score != 0) | (new_logit != 0)
+            treated = np.flatnonzero(shifted[a])
+            if len(treated):
+                ta = a[treated]
+                u_t, logit_t, latent_t, silent_t = u_resp[treated], logit[treated], latent[treated], silent[ta]
+                cf_responded, cf_score = responded.copy(), score.copy()
+                cf_responded[treated], cf_score[treated] = _answer(
+                    u_t, logit_t, latent_t, silent_t, old_score[ta], old_logit[ta]
+                )
+                got, val = _answer(
+                    u_t, logit_t, latent_t, silent_t, old_score[ta] + new_score[ta], old_logit[ta] + new_logit[ta]
+                )
+                changed = treated[(got != responded[treated]) | (val != score[treated])]
+                responded, score = responded.copy(), score.copy()
+                responded[treated], score[treated] = got, val
+                cat = np.where(score <= 6, 0, np.where(score <= 8, 1, 2))
+                redo = changed[responded[changed] & (u_drv[changed] < drv_p[cat[changed]])]
+                keys = _DRIVER_WEIGHTS[cat[redo]] + plan.rng.gumbel(size=(len(redo), len(_DRIVERS)))
+                rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
+                mask[changed] = 0
+                mask[redo] = (rank < k[redo, None]) @ bits
+                has_com = responded & (u_com < com_p[cat])
+                com_idx = comment_starts[cat] + np.floor(
+                    u_idx * (comment_starts[cat + 1] - comment_starts[cat])
+                ).astype(np.int64)
+            plan.after_wave(w, a, sent, responded, score, cf_responded, cf_score)
             parts.append(
                 {
                     "contact": contact,
@@ -1137,6 +1484,11 @@ class _Builder:
             copy=False,
         )
 
+    # -- plays -------------------------------------------------------------------------------------------
+    def plays_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The account teams' plays and the true effect of the done ones (needs `invitations_table` first)."""
+        return self.play_plan.frames()
+
     # -- truth -------------------------------------------------------------------------------------------
     def truth_table(self) -> pd.DataFrame:
         """Planted labels, latent signals and the measured survey shape per account; failed plants demoted."""
@@ -1235,15 +1587,31 @@ def generate(
     *,
     reference_date: datetime.date = REFERENCE_DATE,
     usage_events_per_account: int = 300,
+    plant_play_effects: bool = True,
 ) -> DemoData:
-    """Generate the seeded demo dataset (all seven tables) and its per-account planted truth."""
+    """Generate the seeded demo dataset (all seven tables), its per-account planted truth, plays and their truth.
+
+    Plays come from their own random stream: every table is the same as without plays except the invitations of
+    accounts with a done play of a type in `PLAY_EFFECTS`, whose answers in the waves after the play are redrawn
+    from the same random numbers with the shifted latent score and response logit. `plant_play_effects=False`
+    keeps the plays but plants no effect (every table then is exactly as without plays).
+
+    `play_truth` has one row per play type (each type in `plays` and each in `PLAY_EFFECTS`) and metric: `shift`
+    (the planted shift: latent-score units for `nps`, response logit for `response_rate`), `effect` (the realised
+    average effect on the treated) and `plays` (how many done plays it averages over), `planted` (shift != 0).
+    The effect of a done play is measured in the account's wave after it (the next wave), against the
+    counterfactual drawn from the same random numbers without that play's shift (earlier plays' shifts kept):
+    for `nps`, account NPS actual minus counterfactual, over the plays whose account answered in the wave before
+    and, actually and counterfactually, in the wave after; for `response_rate`, (responses actual minus
+    counterfactual) / invitations in the wave after, as a fraction. Both are averaged over those plays.
+    """
     if int(accounts) < 1:
         raise ValueError(f"accounts must be at least 1, got {accounts}")
     if int(usage_events_per_account) < 0:
         raise ValueError(f"usage_events_per_account must be >= 0, got {usage_events_per_account}")
     if isinstance(reference_date, datetime.datetime):
         reference_date = reference_date.date()
-    b = _Builder(int(accounts), int(seed), reference_date, int(usage_events_per_account))
+    b = _Builder(int(accounts), int(seed), reference_date, int(usage_events_per_account), plant_play_effects)
     b.plan_accounts()
     tables = {"accounts": b.accounts_table(), "contacts": b.contacts_table()}
     tables["invitations"] = b.invitations_table()
@@ -1251,7 +1619,8 @@ def generate(
     tables["tickets"] = b.tickets_table()
     tables["invoices"] = b.invoices_table()
     tables["renewals"] = b.renewals_table()
-    return DemoData(tables=tables, truth=b.truth_table())
+    plays, play_truth = b.plays_tables()
+    return DemoData(tables=tables, truth=b.truth_table(), plays=plays, play_truth=play_truth)
 
 
 # ----------------------------------------------------------------------------------------------------
