@@ -5,13 +5,18 @@ response rate (with a visible minimum, so silent accounts still show), the colou
 palette and a fixed legend order, and two guides sit at the median value and median footprint. Nothing here
 computes a metric or calls `show()`: the summary comes from `metrics.account_summary`, and the live dashboard
 calls `update_chart` on a filter change, which swaps the data and moves the guides without rebuilding the figure.
+
+Extra hover lines per account (`hover_lines`; `bubble_chart(..., extra_hover=...)`): a frame indexed by account_id,
+one column per line, the column name its label, plain text its values (Bokeh escapes them). The usage health
+lines (`usage_hover`, from `health.health_summary`) come this way, in the live dashboard and in batch snapshots;
+further lines (open plays, ...) are added the same way: `hover_lines(usage_hover(health), plays_frame)`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +45,7 @@ __all__ = [
     "DIRECTION_CODES",
     "EMPTY_TEXT",
     "FILTER_COLUMNS",
+    "HOVER_LINE",
     "MAX_SIZE",
     "MIN_SIZE",
     "SOURCE_COLUMNS",
@@ -52,8 +58,11 @@ __all__ = [
     "bubble_size",
     "bubble_source_data",
     "format_money",
+    "hover_lines",
     "trail_source_data",
     "update_chart",
+    "usage_figures",
+    "usage_hover",
     "xray_link",
 ]
 
@@ -146,33 +155,139 @@ def format_money(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
 
 
-def _thousands(values: Any) -> list[str]:
-    """Whole numbers with thousands separators ("1,234,500"; NaN gives "")."""
-    return [f"{v:,.0f}" if v == v else "" for v in np.asarray(values, dtype=float).tolist()]
+def _thousands(values: Any) -> np.ndarray:
+    """Whole numbers with thousands separators ("1,234,500"; NaN gives ""), as an object array."""
+    numbers = np.asarray(values, dtype=float)
+    keys = numbers.tolist()
+    if np.isnan(numbers).any():
+        keys = [None if k != k else k for k in keys]
+    return _VALUE_TEXT(keys)
 
 
 def _signed(x: float) -> str:
     return f"{x:.0f}".replace("-", MINUS) if round(x) != 0 else "0"
 
 
-def _nps_texts(frame: pd.DataFrame) -> list[str]:
+# The hover texts are built from lookup tables of their whole-number parts, vectorised (a filter change at 10k
+# accounts rebuilds them all): `np.rint` rounds half to even on the same double that Python's `format(x, ".0f")`
+# rounds half to even, so the texts are the ones `_signed` and "{:.0%}" give (tests/test_redraw_cache.py checks).
+_SIGNED = np.array([_signed(float(i)) for i in range(-200, 201)], dtype=object)  # NPS and interval ends
+_PERCENT = np.array([f"{i}%" for i in range(101)], dtype=object)
+
+
+def _whole(values: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Rounded whole numbers (half to even) as indexes, clipped to [low, high]; NaN gives `low`."""
+    return np.clip(np.rint(np.nan_to_num(values, nan=low)), low, high).astype(np.int64)
+
+
+class TextMemo:
+    """Texts formatted once per distinct key and reused on every redraw (10k texts per filter change, live).
+
+    Keyed by what the text is made of, so a text can never be stale; cleared past `LIMIT` keys.
+    """
+
+    LIMIT = 500_000
+
+    def __init__(self, fmt: Callable[[Any], str]) -> None:
+        self.fmt = fmt
+        self.texts: dict[Any, str] = {}
+
+    def __call__(self, keys: list[Any]) -> np.ndarray:
+        """The text of each key, as an object array."""
+        texts = self.texts
+        try:
+            found = [texts[k] for k in keys]
+        except KeyError:
+            if len(texts) > self.LIMIT:
+                texts.clear()
+            for k in set(keys).difference(texts):
+                texts[k] = self.fmt(k)
+            found = [texts[k] for k in keys]
+        out = np.empty(len(found), dtype=object)
+        out[:] = found
+        return out
+
+
+def _money_text(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+_VALUE_TEXT = TextMemo(_money_text)
+
+
+def _counts_text(values: np.ndarray) -> np.ndarray:
+    """Whole counts with thousands separators, as an object array (each distinct count formatted once)."""
+    if not len(values):
+        return np.array([], dtype=object)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return np.array([f"{v:,}" for v in distinct.tolist()], dtype=object)[inverse]
+
+
+def _nps_texts(frame: pd.DataFrame) -> np.ndarray:
+    """The hover's NPS line per row: "−25 (−55 to 12)", ", small sample" when flagged, "no response"."""
+    score, low, high = (frame[c].to_numpy(dtype=float) for c in ("nps", "nps_low", "nps_high"))
+    if not len(score):
+        return np.array([], dtype=object)
+    defined = ~np.isnan(score)
+    ends = np.stack([score, low, high])[:, defined]
+    if not (np.all(np.isfinite(ends)) and np.all(np.abs(ends) <= 200)):
+        return _nps_texts_one_by_one(frame)  # not from a summary (an interval end missing, a score off the scale)
+    small = frame["small_sample"].to_numpy(dtype=bool) if "small_sample" in frame else np.zeros(len(score), bool)
+    s, lo, hi = (_whole(x, -200, 200) + 200 for x in (score, low, high))  # 0..400 each: one whole-number key
+    code = ((s * 401 + lo) * 401 + hi) * 2 + small
+    return _NPS_TEXT(np.where(defined, code, -1).tolist())
+
+
+def _nps_text(code: int) -> str:
+    """The NPS hover text of a `_nps_texts` key: score, interval ends (each + 200) and the small-sample flag."""
+    if code < 0:
+        return "no response"
+    small, code = code % 2, code // 2
+    high, code = code % 401, code // 401
+    low, score = code % 401, code // 401
+    return f"{_SIGNED[score]} ({_SIGNED[low]} to {_SIGNED[high]})" + (", small sample" if small else "")
+
+
+_NPS_TEXT = TextMemo(_nps_text)
+
+
+def _nps_texts_one_by_one(frame: pd.DataFrame) -> np.ndarray:
     cols = [frame[c].to_numpy(dtype=float).tolist() for c in ("nps", "nps_low", "nps_high")]
     small = frame["small_sample"].to_numpy(dtype=bool).tolist() if "small_sample" in frame else [False] * len(frame)
-    return [
+    texts = [
         "no response"
         if score != score
         else f"{_signed(score)} ({_signed(low)} to {_signed(high)})" + (", small sample" if flag else "")
         for score, low, high, flag in zip(*cols, small, strict=True)
     ]
+    return np.array(texts, dtype=object)
 
 
-def _rate_texts(frame: pd.DataFrame) -> list[str]:
-    rate = frame["response_rate"].to_numpy(dtype=float).tolist()
+def _rate_texts(frame: pd.DataFrame) -> np.ndarray:
+    """The hover's response-rate line per row: "45% (9 of 20)" ("45%" without the counts)."""
+    rate = frame["response_rate"].to_numpy(dtype=float)
+    if not len(rate):
+        return np.array([], dtype=object)
+    out = None
+    pct = _whole(rate * 100, 0, 100)  # "{:.0%}" formats rate * 100 with ".0f"
+    if not np.all((rate >= 0) & (rate <= 1)):  # outside 0..100% (not from a summary): Python's own format
+        out = np.array([f"{r:.0%}" for r in rate.tolist()], dtype=object)
     if "responses" in frame and "invitations" in frame:
-        n = frame["responses"].to_numpy(dtype=np.int64).tolist()
-        i = frame["invitations"].to_numpy(dtype=np.int64).tolist()
-        return [f"{r:.0%} ({a:,} of {b:,})" for r, a, b in zip(rate, n, i, strict=True)]
-    return [f"{r:.0%}" for r in rate]
+        n = frame["responses"].to_numpy(dtype=np.int64)
+        i = frame["invitations"].to_numpy(dtype=np.int64)
+        if out is None and len(n) and min(n.min(), i.min()) >= 0 and max(n.max(), i.max()) < 2**21:
+            return _RATE_TEXT(((pct * 2**21 + n) * 2**21 + i).tolist())  # one whole-number key per text
+        out = (_PERCENT[pct] if out is None else out) + " (" + _counts_text(n) + " of " + _counts_text(i) + ")"
+        return out
+    return _PERCENT[pct] if out is None else out
+
+
+def _rate_text(code: int) -> str:
+    """The response-rate hover text of a `_rate_texts` key: the rounded percentage, responses and invitations."""
+    return f"{code >> 42}% ({(code >> 21) % 2**21:,} of {code % 2**21:,})"
+
+
+_RATE_TEXT = TextMemo(_rate_text)
 
 
 def _log_floor(values: np.ndarray) -> float:
@@ -180,10 +295,14 @@ def _log_floor(values: np.ndarray) -> float:
     return float(positive.min()) / 2 if len(positive) else 1.0
 
 
-def _text_column(frame: pd.DataFrame, column: str) -> list[str]:
+def _text_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as text, an object array ("" where missing or absent)."""
     if column not in frame:
-        return [""] * len(frame)
-    return frame[column].astype(object).fillna("").astype(str).tolist()
+        return np.full(len(frame), "", dtype=object)
+    col = frame[column]
+    if isinstance(col.dtype, pd.StringDtype):  # already text: only the missing values need filling
+        return col.to_numpy(dtype=object, na_value="")
+    return col.astype(object).fillna("").astype(str).to_numpy(dtype=object)
 
 
 def band_legend_labels(thresholds: Thresholds | Mapping[str, float] | None = None) -> dict[str, str]:
@@ -207,7 +326,11 @@ def band_legend_labels(thresholds: Thresholds | Mapping[str, float] | None = Non
 
 
 def bubble_source_data(
-    summary: pd.DataFrame, *, thresholds: Thresholds | Mapping[str, float] | None = None, log_x: bool = False
+    summary: pd.DataFrame,
+    *,
+    thresholds: Thresholds | Mapping[str, float] | None = None,
+    log_x: bool = False,
+    extra_hover: HoverLinesLike = None,
 ) -> dict[str, Any]:
     """The chart's data source columns (`SOURCE_COLUMNS`, plus tier and region when present), one row per account.
 
@@ -216,6 +339,7 @@ def bubble_source_data(
     browser in binary); the hover texts are preformatted. `x` is the plotted value: on a log axis, values <= 0
     are drawn at half the smallest positive value, and the hover says so. `band_label` names the band with its
     thresholds (default: the summary's `attrs["thresholds"]`); the band itself is the summary's, never recomputed.
+    `extra_hover` (see `hover_lines`) adds one text column per extra hover line, `hover_line_0`, `hover_line_1`, ...
     """
     frame = summary
     labels = band_legend_labels(thresholds if thresholds is not None else summary.attrs.get("thresholds"))
@@ -226,11 +350,9 @@ def bubble_source_data(
         floor = _log_floor(value)
         clipped = ~(value > 0)
         x = np.where(clipped, floor, value)
-        shown = format_money(floor)
-        value_text = [
-            f"{t} (drawn at {shown} on the log axis)" if c else t for t, c in zip(value_text, clipped, strict=True)
-        ]
-    bands = [str(b) for b in frame["band"]]
+        value_text = np.where(clipped, value_text + f" (drawn at {format_money(floor)} on the log axis)", value_text)
+    bands = frame["band"].to_numpy(dtype=object)
+    rate = frame["response_rate"].to_numpy(dtype=float)
     data: dict[str, Any] = {
         "account_id": _text_column(frame, "account_id"),
         "account_name": _text_column(frame, "account_name"),
@@ -238,13 +360,13 @@ def bubble_source_data(
         "value": value,
         "x": x,
         "contacts_invited": frame["contacts_invited"].to_numpy(dtype=np.int64),
-        "response_rate": frame["response_rate"].to_numpy(dtype=float),
+        "response_rate": rate,
         "nps": frame["nps"].to_numpy(dtype=float),
         "nps_low": frame["nps_low"].to_numpy(dtype=float),
         "nps_high": frame["nps_high"].to_numpy(dtype=float),
-        "band": bands,
-        "band_label": [labels.get(b, b) for b in bands],
-        "size": bubble_size(frame["response_rate"]),
+        "band": np.array([b if isinstance(b, str) else str(b) for b in bands.tolist()], dtype=object),
+        "band_label": np.array([labels.get(b, b) for b in bands.tolist()], dtype=object),
+        "size": bubble_size(rate),
         "value_text": value_text,
         "rate_text": _rate_texts(frame),
         "nps_text": _nps_texts(frame),
@@ -252,15 +374,18 @@ def bubble_source_data(
     for column in FILTER_COLUMNS:
         if column in frame:
             data[column] = _text_column(frame, column)
+    lines = _normalised(extra_hover)
+    if lines is not None:
+        data.update(_hover_line_data(lines, data["account_id"]))
     # Largest bubbles first, so that small ones are drawn on top and stay visible (and clickable).
     order = np.argsort(-data["size"], kind="stable")
     return {k: _take(v, order) for k, v in data.items()}
 
 
 def _take(values: Any, order: np.ndarray) -> Any:
-    if isinstance(values, np.ndarray):
-        return values[order]
-    return np.asarray(values, dtype=object)[order].tolist()
+    """Numbers stay numpy arrays (sent in binary); texts become lists."""
+    values = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    return values[order].tolist() if values.dtype == object else values[order]
 
 
 def trail_source_data(account_ids: Iterable[str], movement: pd.DataFrame | None) -> dict[str, Any]:
@@ -287,23 +412,170 @@ def trail_source_data(account_ids: Iterable[str], movement: pd.DataFrame | None)
             "nps_change_high": np.full(n, np.nan, dtype=np.float32),
             "band_prev": np.full(n, -1, dtype=np.int8),
         }
-    m = movement.assign(account_id=movement["account_id"].astype(str)).drop_duplicates("account_id")
-    m = m.set_index("account_id").reindex(ids)
-    status = m["wave_status"]
-    both = status.isin(["both", "newly_silent"]).to_numpy()
-    codes = m["direction"].map(DIRECTION_CODES).where(status != "newly_silent", DIRECTION_CODES["newly_silent"])
-    band_index = {b: i for i, b in enumerate(BANDS)}
+    keys = pd.Index(movement["account_id"].astype(str).to_numpy(dtype=object), dtype=object)
+    if keys.is_unique:
+        rows = keys.get_indexer(pd.Index(ids, dtype=object))
+    else:  # an account's first row counts
+        first = np.flatnonzero(~keys.duplicated())
+        found_first = keys[first].get_indexer(pd.Index(ids, dtype=object))
+        rows = np.where(found_first >= 0, first[found_first], -1)
+    found = rows >= 0
+    at = np.where(found, rows, 0)
+
+    def column(name: str, missing: Any) -> np.ndarray:
+        return np.where(found, movement[name].to_numpy()[at], missing)
+
+    status = column("wave_status", None)
+    both = (status == "both") | (status == "newly_silent")
+    codes = _codes(column("direction", None), DIRECTION_CODES)
+    codes = np.where(status == "newly_silent", DIRECTION_CODES["newly_silent"], codes)
+    band_prev = _codes(column("band_prev", None), {b: i for i, b in enumerate(BANDS)})
+
+    def whole(name: str) -> np.ndarray:  # whole points are all the hover shows; rounded values also compress better
+        return np.round(column(name, np.nan).astype(float)).astype(np.float32)
+
     return {
-        "footprint_prev": np.where(both, m["contacts_invited_prev"].to_numpy(dtype=float), np.nan).astype(np.float32),
+        "footprint_prev": np.where(both, column("contacts_invited_prev", np.nan).astype(float), np.nan).astype(
+            np.float32
+        ),
         "trail": both.astype(np.int8),
-        "direction": codes.fillna(-1).to_numpy(dtype=np.int8),
-        "moved": m["moved"].eq(True).to_numpy().astype(np.int8),
-        # whole points are all the hover shows; rounded values also compress far better
-        "nps_change": np.round(m["nps_change"].to_numpy(dtype=float)).astype(np.float32),
-        "nps_change_low": np.round(m["nps_change_low"].to_numpy(dtype=float)).astype(np.float32),
-        "nps_change_high": np.round(m["nps_change_high"].to_numpy(dtype=float)).astype(np.float32),
-        "band_prev": m["band_prev"].map(band_index).where(both, -1).fillna(-1).to_numpy(dtype=np.int8),
+        "direction": np.where(found, codes, -1).astype(np.int8),
+        "moved": pd.Series(column("moved", False)).eq(True).to_numpy().astype(np.int8),
+        "nps_change": whole("nps_change"),
+        "nps_change_low": whole("nps_change_low"),
+        "nps_change_high": whole("nps_change_high"),
+        "band_prev": np.where(both, band_prev, -1).astype(np.int8),
     }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# extra hover lines (usage health, open plays, ...)
+
+HOVER_LINE = "hover_line_"  # the data source columns of the extra hover lines: hover_line_0, hover_line_1, ...
+HoverLinesLike = pd.DataFrame | Mapping[str, pd.Series] | None
+
+
+def hover_lines(*parts: HoverLinesLike) -> pd.DataFrame | None:
+    """Extra hover lines per account, in the one form the chart takes; None when there is none.
+
+    Each part is a DataFrame indexed by account_id whose columns are hover lines (the column name is the label shown
+    before the colon, each value that account's text), or a mapping {label: Series indexed by account_id}, or None.
+    Parts are joined on account_id in the order given; a label given twice keeps the first. The result is a frame
+    indexed by account_id (as text) with one text column per line, "" where an account has no value (the line then
+    shows its label only).
+
+    Values are plain text, never HTML: the chart shows each through a `@field` tooltip, which Bokeh escapes, so
+    customer text shows as text (DESIGN.md section 8) and markup shows literally (never use `{safe}` for them).
+    Keep them short: a snapshot carries one text per account and line (see `report._hover_in_browser` for how the
+    usage lines are sent as numbers instead). Usage: `bubble_chart(summary, extra_hover=hover_lines(usage_hover(
+    health), plays))`; the live dashboard passes its lines once and `update_chart` looks them up on every redraw.
+    """
+    columns: dict[str, pd.Series] = {}
+    for part in parts:
+        if part is None:
+            continue
+        items = part.items() if isinstance(part, pd.DataFrame) else dict(part).items()
+        for label, values in items:
+            if str(label) in columns:
+                continue
+            series = pd.Series(values)
+            series.index = series.index.astype(str)
+            columns[str(label)] = series[~series.index.duplicated()]
+    if not columns:
+        return None
+    frame = pd.concat(columns, axis=1, sort=False) if len(columns) > 1 else pd.DataFrame(columns)
+    out = pd.DataFrame(
+        {label: frame[label].astype(object).where(frame[label].notna(), "").astype(str) for label in columns},
+        index=pd.Index(frame.index.astype(str).to_numpy(dtype=object), dtype=object, name="account_id"),
+    )
+    out.attrs["hover_lines"] = True  # normalised: hover_lines(out) returns it as it is
+    return out
+
+
+def _normalised(lines: HoverLinesLike) -> pd.DataFrame | None:
+    if isinstance(lines, pd.DataFrame) and lines.attrs.get("hover_lines"):
+        return lines
+    return hover_lines(lines)
+
+
+def _hover_line_data(lines: pd.DataFrame, account_ids: Any) -> dict[str, np.ndarray]:
+    """The extra hover lines' data source columns for these bubbles, in the same order (object arrays)."""
+    rows = lines.index.get_indexer(pd.Index(np.asarray(account_ids, dtype=object), dtype=object))
+    found = rows >= 0
+    out = {}
+    for j, label in enumerate(lines.columns):
+        values = lines[label].to_numpy(dtype=object)
+        texts = np.full(len(account_ids), "", dtype=object)
+        texts[found] = values[rows[found]]
+        out[f"{HOVER_LINE}{j}"] = texts
+    return out
+
+
+def _hover_line_tooltips(lines: pd.DataFrame | None) -> list[tuple[str, str]]:
+    return [] if lines is None else [(label, f"@{HOVER_LINE}{j}") for j, label in enumerate(lines.columns)]
+
+
+def usage_hover(health: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The usage health hover lines of each account, from `health.health_summary` (None without one).
+
+    Two lines: "Usage (28 days)": "12 of 40 seats active (30%), down 25% on the previous 28 days" (active users in
+    the window, of the account's seats when known, and the change in active users against the window before, when
+    it had any), and "Last active": "today", "yesterday", "3 days ago", "45 days ago (inactive)" or "never" (the
+    inactive flag is the table's, `inactive_days` without an event). Percentages are rounded half up. Only numbers
+    and fixed words: nothing to escape. `report._hover_in_browser` formats the same text in the browser
+    (`USAGE_HOVER_JS`).
+    """
+    if health is None:
+        return None
+    figures = usage_figures(health)
+    window = int(health.attrs.get("window_days", 28))
+    usage, last = [], []
+    for au, prev, seats, days, inactive in zip(
+        *(figures[c].tolist() for c in ("active_users", "active_users_prev", "seats", "days")),
+        health["inactive"].to_numpy(dtype=bool).tolist(),
+        strict=True,
+    ):
+        text = f"{au:,} of {seats:,} seats active ({_half_up(au * 100 / seats)}%)" if seats > 0 else None
+        text = text or f"{au:,} active user{'' if au == 1 else 's'}"
+        if prev > 0:
+            change = _half_up((au - prev) * 100 / prev)
+            trend = f"up {change}%" if change > 0 else f"down {-change}%" if change < 0 else "no change"
+            text += f", {trend} on the previous {window} days"
+        usage.append(text)
+        if days < 0:
+            last.append("never")
+        else:
+            when = "today" if days == 0 else "yesterday" if days == 1 else f"{days:,} days ago"
+            last.append(when + (" (inactive)" if inactive else ""))
+    index = pd.Index(health["account_id"].astype(str).to_numpy(dtype=object), name="account_id")
+    return hover_lines(pd.DataFrame({f"Usage ({window} days)": usage, "Last active": last}, index=index))
+
+
+def usage_figures(health: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The whole numbers the usage hover lines are made of, per row of a health table (-1 where unknown).
+
+    `active_users`, `active_users_prev`, `seats` (-1 when unknown) and `days` since the last event (-1: never).
+    """
+    seats = pd.to_numeric(health["seats"], errors="coerce") if "seats" in health else pd.Series(np.nan, health.index)
+    days = pd.to_numeric(health["days_since_last_event"], errors="coerce")
+    return {
+        "active_users": health["active_users"].fillna(0).to_numpy(dtype=np.int64),
+        "active_users_prev": health["active_users_prev"].fillna(0).to_numpy(dtype=np.int64),
+        "seats": seats.astype(float).fillna(-1).to_numpy(dtype=np.int64),
+        "days": days.astype(float).fillna(-1).to_numpy(dtype=np.int64),
+    }
+
+
+def _half_up(x: float) -> int:
+    """Rounded half up, as the browser's Math.floor(x + 0.5) rounds the same double."""
+    return math.floor(x + 0.5)
+
+
+def _codes(values: np.ndarray, codes: Mapping[str, int]) -> np.ndarray:
+    """Each value's code (-1 for a value not in `codes`: None, NaN, anything else)."""
+    keys = pd.Index(list(codes), dtype=object)
+    at = keys.get_indexer(pd.Index(np.asarray(values, dtype=object), dtype=object))
+    return np.where(at >= 0, np.asarray(list(codes.values()))[at], -1)
 
 
 def xray_link(pattern: str, account_id: str) -> str:
@@ -339,6 +611,8 @@ class BubbleChart:
     xray_href: str | None = None
     trails: tuple[GlyphRenderer, ...] = ()  # wave over wave: the trail segments, then their start dots
     trail_legend: Legend | None = None
+    hover: HoverTool | None = None
+    extra_hover: pd.DataFrame | None = None  # the extra hover lines (`hover_lines`), looked up on every update
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(figure, source)`."""
@@ -383,6 +657,7 @@ def bubble_chart(
     xray_href: str | None = None,
     movement: pd.DataFrame | None = None,
     trail_legend: bool = True,
+    extra_hover: HoverLinesLike = None,
 ) -> BubbleChart:
     """Build the bubble chart of an account summary (one bubble per surveyed account).
 
@@ -396,9 +671,13 @@ def bubble_chart(
     same, so the trail is vertical), green for a real rise, red for a real drop, gray within noise, with its own
     legend (`trail_legend=False`: none, the page says it) and an "NPS change" hover line. Without it (None)
     the chart has no trail renderer at all.
+
+    `extra_hover` adds hover lines after the others, one per column (see `hover_lines`: plain text per account,
+    escaped by Bokeh), for example each account's usage health (`usage_hover`).
     """
     thresholds = thresholds if thresholds is not None else summary.attrs.get("thresholds")
-    data = bubble_source_data(summary, thresholds=thresholds, log_x=log_x)
+    lines = _normalised(extra_hover)
+    data = bubble_source_data(summary, thresholds=thresholds, log_x=log_x, extra_hover=lines)
     if xray_href is not None:
         data["xray_href"] = [xray_link(xray_href, a) for a in data["account_id"]]
     if movement is not None:
@@ -474,9 +753,8 @@ def bubble_chart(
     fig.add_layout(legend, "right")
 
     # Default tooltips: Bokeh escapes each `@field` value, so customer text shows as text (DESIGN 8).
-    hover = HoverTool(renderers=renderers, tooltips=TOOLTIPS)
+    hover = HoverTool(renderers=renderers, tooltips=_tooltips(movement is not None, lines))
     if movement is not None:
-        hover.tooltips = [*TOOLTIPS, ("NPS change", "@direction{custom}")]
         hover.formatters = {"@direction": _change_hover(source)}
     fig.add_tools(hover)
     tap = TapTool(renderers=renderers, behavior="select")
@@ -537,9 +815,16 @@ def bubble_chart(
         xray_href=xray_href,
         trails=tuple(trails),
         trail_legend=trail_key,
+        hover=hover,
+        extra_hover=lines,
     )
     _place(chart, data, g)
     return chart
+
+
+def _tooltips(movement: bool, lines: pd.DataFrame | None) -> list[tuple[str, str]]:
+    change = [("NPS change", "@direction{custom}")] if movement else []
+    return [*TOOLTIPS, *change, *_hover_line_tooltips(lines)]
 
 
 def _change_hover(source: ColumnDataSource) -> Any:
@@ -632,13 +917,19 @@ def update_chart(
     *,
     guides: Guides | None = None,
     movement: pd.DataFrame | None = None,
+    extra_hover: HoverLinesLike = None,
 ) -> BubbleChart:
     """Show another summary on the same figure: replace the data in place, move the guides, clear the selection.
 
     For the live dashboard: no model is created, so a filter change costs one data message to the browser.
     A chart built with a movement layer takes the new `movement` too (None: no trail for this summary).
+    The extra hover lines the chart was built with are looked up for the new accounts; `extra_hover` replaces them.
     """
-    data = bubble_source_data(summary, log_x=chart.log_x)
+    if extra_hover is not None:
+        object.__setattr__(chart, "extra_hover", _normalised(extra_hover))
+        if chart.hover is not None:
+            chart.hover.tooltips = _tooltips(bool(chart.trails), chart.extra_hover)
+    data = bubble_source_data(summary, log_x=chart.log_x, extra_hover=chart.extra_hover)
     if chart.xray_href is not None:
         data["xray_href"] = [xray_link(chart.xray_href, a) for a in data["account_id"]]
     if chart.trails:

@@ -508,25 +508,35 @@ def _build_layout(
     uid: str,
     xray_href: str | None = None,
     movement: pd.DataFrame | None = None,
+    health: pd.DataFrame | None = None,
 ) -> Any:
     """Chart over table, each data source filtered by an IndexFilter the controls rewrite (named by `uid`).
 
     With `movement` (a `waves.compare_waves` frame) the chart draws trails, named `hm-trail-<uid>-<k>` for the
-    controls' trail toggle, and every source carries the `moved` facet.
+    controls' trail toggle, and every source carries the `moved` facet. With `health` (`health.health_summary`)
+    the hover shows each account's usage health (`chart.usage_hover`), as the live dashboard's does.
     """
     from bokeh.layouts import column
     from bokeh.models import CDSView, IndexFilter
     from bokeh.models.renderers import GlyphRenderer
     from bokeh.models.widgets.tables import DataTable
 
-    from .chart import bubble_chart, trail_source_data
+    from .chart import bubble_chart, trail_source_data, usage_hover
     from .table import account_table
 
     # the trails' colour key is in the page's controls (plain HTML), not a Bokeh legend: smaller page
-    chart = bubble_chart(view, log_x=log_x, title=title, xray_href=xray_href, movement=movement, trail_legend=False)
+    chart = bubble_chart(
+        view,
+        log_x=log_x,
+        title=title,
+        xray_href=xray_href,
+        movement=movement,
+        trail_legend=False,
+        extra_hover=usage_hover(health),
+    )
     for k, trail in enumerate(chart.trails):
         trail.name = f"hm-trail-{uid}-{k}"
-    _hover_in_browser(chart, view)
+    _hover_in_browser(chart, view, health)
     table = account_table(view, xray_href=xray_href)
     table_model = getattr(table, "table", table)
     layout = column(chart.figure, table_model)
@@ -584,19 +594,66 @@ const d = source.data, i = special_vars.index;
 return d.hover_rate[i] + "% (" + d.hover_responses[i].toLocaleString("en-US") + " of "
   + d.hover_invitations[i].toLocaleString("en-US") + ")";
 """
+# The usage health lines (`chart.usage_hover`), from whole numbers: active users now and in the window before,
+# seats (-1: unknown) and days since the last event (-1: never); hover_au -1: the account has no health row.
+# Percentages rounded half up, as chart.usage_hover rounds them (Math.floor(x + 0.5) on the same double).
+USAGE_HOVER_JS = """
+const d = source.data, i = special_vars.index, au = d.hover_au[i], prev = d.hover_au_prev[i], seats = d.hover_seats[i];
+if (au < 0) return "";
+function n(x) { return x.toLocaleString("en-US"); }
+let t = seats > 0 ? n(au) + " of " + n(seats) + " seats active (" + Math.floor(au * 100 / seats + 0.5) + "%)"
+  : n(au) + " active user" + (au === 1 ? "" : "s");
+if (prev > 0) {
+  const c = Math.floor((au - prev) * 100 / prev + 0.5);
+  t += c > 0 ? ", up " + c + "%" : c < 0 ? ", down " + (-c) + "%" : ", no change";
+  t += " on the previous __WINDOW__ days";
+}
+return t;
+"""
+LAST_ACTIVE_JS = """
+const d = source.data, i = special_vars.index, days = d.hover_days[i];
+if (d.hover_au[i] < 0) return "";
+if (days < 0) return "never";
+const t = days === 0 ? "today" : days === 1 ? "yesterday" : days.toLocaleString("en-US") + " days ago";
+return days >= __INACTIVE__ ? t + " (inactive)" : t;
+"""
 
 
-def _hover_in_browser(chart: Any, view: pd.DataFrame) -> None:
+def _compact_ints(values: np.ndarray) -> np.ndarray:
+    """Whole numbers as the smallest of int16 and int32 that holds them (sent to the browser in binary)."""
+    small = not len(values) or (values.min() >= -(2**15) and values.max() < 2**15)
+    return values.astype(np.int16 if small else np.int32)
+
+
+def _usage_health(dataset: Any, sc: Any) -> pd.DataFrame | None:
+    """The usage health of the scope's accounts for the hover (None without usage events).
+
+    Only the account filters apply: usage is no survey's (DESIGN.md section 6; health.py). The window is
+    `health_summary`'s default, the 28 days up to the dataset's latest event, the same for every segment of a run.
+    """
+    if not dataset.has("usage_events"):
+        return None
+    from .health import health_summary
+
+    account_keys = {k: list(v) for k, v in sc.filters.criteria.items() if k in dataset.account_columns}
+    try:
+        return health_summary(dataset, FilterSet.from_dict(account_keys))
+    except HeatmapError:
+        return None
+
+
+def _hover_in_browser(chart: Any, view: pd.DataFrame, health: pd.DataFrame | None = None) -> None:
     """Format the hover's band, NPS and response-rate lines in the browser, from small numeric columns.
 
     Instead of a preformatted text per account (`band_label`, `nps_text`, `rate_text`: about 70 KB of a
     1,000-account page) the page carries the rounded figures as compact binary arrays and four fixed band labels;
     the text shown is the same as the live chart's. This is what keeps a 1,000-account report with the
-    wave-over-wave layer under its 2 MB budget.
+    wave-over-wave layer under its 2 MB budget. The usage health lines (`health`, as `chart.usage_hover` formats
+    it) are sent the same way: four small whole numbers per account instead of about 80 characters of text.
     """
     from bokeh.models import CustomJSHover, HoverTool
 
-    from .chart import band_legend_labels
+    from .chart import band_legend_labels, usage_hover
 
     src = chart.source
     ids = [str(a) for a in src.data["account_id"]]
@@ -622,6 +679,26 @@ def _hover_in_browser(chart: Any, view: pd.DataFrame) -> None:
         src.data["hover_invitations"] = rows["invitations"].to_numpy(dtype=np.int32)
         swaps[("Response rate", "@rate_text")] = ("Response rate", "@hover_rate{custom}")
         formatters["@hover_rate"] = CustomJSHover(args={"source": src}, code=RATE_HOVER_JS)
+    lines = chart.extra_hover
+    usage = usage_hover(health)
+    if health is not None and usage is not None and lines is not None and set(usage.columns) <= set(lines.columns):
+        from .chart import HOVER_LINE, usage_figures
+
+        figures = usage_figures(health)
+        at = pd.Index(health["account_id"].astype(str).to_numpy(dtype=object), dtype=object).get_indexer(ids)
+        for name, column in (("au", "active_users"), ("au_prev", "active_users_prev"), ("seats", "seats")):
+            src.data[f"hover_{name}"] = _compact_ints(np.where(at >= 0, figures[column][at], -1))
+        src.data["hover_days"] = _compact_ints(np.where(at >= 0, figures["days"][at], -1))
+        window = str(int(health.attrs.get("window_days", 28)))
+        inactive = str(int(health.attrs.get("inactive_days", 30)))
+        usage_label, last_label = usage.columns
+        j_usage, j_last = (list(lines.columns).index(label) for label in (usage_label, last_label))
+        swaps[(usage_label, f"@{HOVER_LINE}{j_usage}")] = (usage_label, "@hover_au{custom}")
+        swaps[(last_label, f"@{HOVER_LINE}{j_last}")] = (last_label, "@hover_days{custom}")
+        code = USAGE_HOVER_JS.replace("__WINDOW__", window)
+        formatters["@hover_au"] = CustomJSHover(args={"source": src}, code=code)
+        code = LAST_ACTIVE_JS.replace("__INACTIVE__", inactive)
+        formatters["@hover_days"] = CustomJSHover(args={"source": src}, code=code)
     for tool in chart.figure.select({"type": HoverTool}):
         if not isinstance(tool.tooltips, list):
             continue
@@ -701,6 +778,7 @@ def snapshot(
         summary, missing = heatmap_tables(ds, scoped=sc, red_below=red_below, green_above=green_above)
         counts = scope_counts(ds, scoped=sc)
         movement, note = _movement(ds, sc, compare_to, red_below=red_below, green_above=green_above)
+        health = _usage_health(ds, sc) if len(summary) else None
     seg_text = None if segment is None else str(segment).strip()
     if title is None:
         title = "Customer heat map" + (f": {segment_by} {seg_text}" if segment_by and seg_text is not None else "")
@@ -708,7 +786,9 @@ def snapshot(
             title += f", wave {str(wave).strip()}"
     view = _view_frame(summary)
     uid = secrets.token_hex(4)
-    layout = _build_layout(view, log_x=log_x, title=title, uid=uid, xray_href=xray_href, movement=movement)
+    layout = _build_layout(
+        view, log_x=log_x, title=title, uid=uid, xray_href=xray_href, movement=movement, health=health
+    )
     facets = {}
     for column, _ in FACETS:
         if column == "band":

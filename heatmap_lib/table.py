@@ -26,7 +26,7 @@ from bokeh.models.widgets.tables import (  # (the submodule: visible to type che
     TableColumn,
 )
 
-from .chart import BAND_COLORS, xray_link
+from .chart import BAND_COLORS, TextMemo, xray_link
 from .metrics import BAND_LABELS, BANDS
 
 __all__ = [
@@ -56,34 +56,56 @@ BAND_TEMPLATE = (
 def _text(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame:
         return [""] * len(frame)
-    return frame[column].astype(object).fillna("").astype(str).tolist()
+    col = frame[column]
+    if isinstance(col.dtype, pd.StringDtype):  # already text: only the missing values need filling
+        return col.to_numpy(dtype=object, na_value="").tolist()
+    return col.astype(object).fillna("").astype(str).tolist()
 
 
 def _escape(values: list[str]) -> pd.Series:
-    """html.escape(quote=True), vectorised over a column."""
-    s = pd.Series(values, dtype=object).astype(str)
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
-        s = s.str.replace(char, entity, regex=False)
-    return s
+    """html.escape(quote=True) over a column (each distinct text escaped once, see `chart.TextMemo`)."""
+    return pd.Series(_ESCAPED([str(v) for v in values]), dtype=object)
+
+
+_ESCAPED = TextMemo(html.escape)
+_LINKS: dict[str, TextMemo] = {}  # per X-Ray link pattern: each account's escaped link
 
 
 def _name_html(names: list[str], ids: list[str], xray_href: str | None) -> list[str]:
     """The account cell's HTML: the escaped name, linked to the X-Ray when a link pattern is given."""
     if not names:
         return []
-    escaped = _escape(names)
+    escaped = _ESCAPED(names)
     if xray_href is None:
         return escaped.tolist()
-    hrefs = _escape([xray_link(xray_href, i) for i in ids])
+    if xray_href not in _LINKS:
+        if len(_LINKS) > 100:
+            _LINKS.clear()
+        _LINKS[xray_href] = TextMemo(lambda i: html.escape(xray_link(xray_href, i)))
+    hrefs = _LINKS[xray_href](ids)
     return ('<a href="' + hrefs + '">' + escaped + "</a>").tolist()
 
 
-def _sort_order(frame: pd.DataFrame) -> np.ndarray:
-    """Row order by case-folded account name, then account_id (the table's default sort)."""
+def _sort_order(frame: pd.DataFrame) -> np.ndarray | None:
+    """Row order by case-folded account name, then account_id (the table's default sort); None: already sorted."""
     if not len(frame):
-        return np.arange(0)
-    keys = pd.DataFrame({"n": [s.casefold() for s in _text(frame, "account_name")], "i": _text(frame, "account_id")})
+        return None
+    names = [s.casefold() for s in _text(frame, "account_name")]
+    return _order(np.array(names, dtype=object), np.array(_text(frame, "account_id"), dtype=object))
+
+
+def _order(names: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+    """The stable order by (names, ids); None when the rows are in that order already."""
+    after, before = names[1:], names[:-1]
+    if np.all((after > before) | ((after == before) & (ids[1:] >= ids[:-1]))):
+        return None  # an account summary comes sorted so: checking is cheaper than sorting again
+    keys = pd.DataFrame({"n": names, "i": ids})
     return keys.sort_values(["n", "i"], kind="stable").index.to_numpy()
+
+
+_RANK = {b: i for i, b in enumerate(BANDS)}
+_BAND_LABELS = np.array([BAND_LABELS[b] for b in BANDS], dtype=object)
+_BAND_COLORS = np.array([BAND_COLORS[b] for b in BANDS], dtype=object)
 
 
 def account_table_data(
@@ -97,25 +119,31 @@ def account_table_data(
     No email, comment or other personal data: only the columns the table shows, their sort keys and the escaped
     HTML of the account cell.
     """
-    frame = summary.iloc[_sort_order(summary)] if len(summary) else summary
-    ids = _text(frame, "account_id")
-    names = _text(frame, "account_name")
-    bands = [str(b) for b in frame["band"]]
-    rank = {b: i for i, b in enumerate(BANDS)}
+    ids = np.array(_text(summary, "account_id"), dtype=object)
+    names = np.array(_text(summary, "account_name"), dtype=object)
+    folded = np.array([n.casefold() for n in names.tolist()], dtype=object)
+    order = _order(folded, ids) if len(summary) else None
+    frame = summary
+    if order is not None:
+        frame, ids, names, folded = summary.iloc[order], ids[order], names[order], folded[order]
+    bands = [b if isinstance(b, str) else str(b) for b in frame["band"].to_numpy(dtype=object).tolist()]
+    rank = np.array([_RANK.get(b, len(BANDS)) for b in bands], dtype=np.int64)
+    known = rank < len(BANDS)
     data: dict[str, Any] = {
-        "account_id": ids,
-        "account_name": names,
-        "account_sort": [n.casefold() for n in names],
-        "name_html": _name_html(names, ids, xray_href),
+        "account_id": ids.tolist(),
+        "account_name": names.tolist(),
+        "account_sort": folded.tolist(),
+        "name_html": _name_html(names.tolist(), ids.tolist(), xray_href),
         "account_manager": _text(frame, "account_manager"),
         "value": frame["value"].to_numpy(dtype=float),
         "contacts_invited": frame["contacts_invited"].to_numpy(dtype=np.int64),
         "response_rate": frame["response_rate"].to_numpy(dtype=float),
         "nps": frame["nps"].to_numpy(dtype=float),
         "band": bands,
-        "band_rank": np.array([rank.get(b, len(BANDS)) for b in bands], dtype=np.int64),
-        "band_label": [BAND_LABELS.get(b, b) for b in bands],
-        "band_color": [BAND_COLORS.get(b, BAND_COLORS["gray"]) for b in bands],
+        "band_rank": rank,
+        # a band outside the four (never from a summary) shows as itself, in gray
+        "band_label": np.where(known, _BAND_LABELS[np.where(known, rank, 0)], np.array(bands, dtype=object)).tolist(),
+        "band_color": np.where(known, _BAND_COLORS[np.where(known, rank, 0)], BAND_COLORS["gray"]).tolist(),
     }
     if role_columns:
         for column in ROLE_COLUMNS:

@@ -17,8 +17,7 @@ import ipywidgets as w
 import pandas as pd
 
 from .exceptions import HeatmapError
-from .filters import FilterLibrary, FilterSet, scope
-from .metrics import heatmap_tables
+from .filters import FilterLibrary, FilterSet
 from .schema import ROLE_LABELS, ROLES
 
 ACCOUNT_KEYS = ("tier", "region", "industry", "sales_rep", "account_manager")
@@ -234,6 +233,20 @@ class Dashboard:
     Wave over wave: when the filters select exactly one wave, the chart shows each account's trail since the
     wave chosen in "Compare to" (default: the wave sent before); "Trails" shows or hides them and "Only accounts
     that moved" keeps the accounts whose band changed or whose NPS change is real, in the chart and the table.
+
+    Speed (issue 3: a filter change at 10k accounts and 1M invitations updates the chart and table in under
+    100 ms): the figures come from a `metrics.LiveSummary`, which keeps what no filter changes (the accounts, each
+    filter set's scope and compiled query, the waves' order) and runs one engine query per change, the wave
+    comparison included; nothing derived from the data in scope or the thresholds is kept, so `summary` and
+    `blind_spots` always equal `account_summary` and `not_surveyed` for the panel's filters and `thresholds`.
+    `movement` holds the comparison's `metrics.MOVEMENT_VIEW_COLUMNS` (those the trails and the movers-only toggle
+    read; `waves.compare_waves` has them all). `last_refresh_s` is the time the last change took.
+
+    Hover: with a `usage_events` table each bubble's hover adds the account's usage health (`chart.usage_hover`:
+    active users of seats and their trend, last activity), from `health.health_summary` computed once, when the
+    dashboard is built, over the dataset's default window (the 28 days up to the latest event). Usage figures are
+    per account and no survey filter applies to them (DESIGN.md section 6, docs/decisions.md), so a filter
+    change only looks them up. `extra_hover` adds further lines the same way (`chart.hover_lines`).
     """
 
     def __init__(
@@ -249,19 +262,22 @@ class Dashboard:
         on_select: Callable[[str], None] | None = None,
         compare_to: str | None = None,
         renewal_weights: str | Path | None = None,
+        usage_hover: bool = True,
+        extra_hover: Any = None,
     ) -> None:
-        from .chart import bubble_chart
-        from .metrics import quadrant_guides
+        from .chart import bubble_chart, hover_lines
+        from .metrics import LiveSummary, quadrant_guides
         from .table import account_table, not_surveyed_table
-        from .waves import wave_order
 
         self.dataset = dataset
+        self.live = LiveSummary(dataset)
         self.thresholds: dict[str, Any] = {"red_below": red_below, "green_above": green_above}
         self.renewal_weights = renewal_weights  # adds the renewal drivers to the X-Ray of a clicked account
         self.panel = FilterPanel(dataset, library)
+        self.extra_hover = hover_lines(self._usage_hover() if usage_hover else None, extra_hover)
         self.on_select = on_select
         self.last_refresh_s = 0.0
-        waves = wave_order(dataset)
+        waves = self.live.wave_order(self.live.scope(FilterSet()))  # = wave_order(dataset), kept for the panel
         self.compare_to = w.Dropdown(
             options=[("the wave before", None), *((v, v) for v in waves)],
             value=compare_to if compare_to in waves else None,
@@ -280,7 +296,11 @@ class Dashboard:
         self.summary, self.blind_spots = self._compute(self.panel.filters)
         shown = self._shown()
         self.chart = bubble_chart(
-            shown, log_x=log_x, guides=quadrant_guides(self.summary), movement=_or_empty(self.movement)
+            shown,
+            log_x=log_x,
+            guides=quadrant_guides(self.summary),
+            movement=_or_empty(self.movement),
+            extra_hover=self.extra_hover,
         )
         self.table = account_table(shown, xray_href=xray_href)
         self.blind_table = not_surveyed_table(self.blind_spots)
@@ -299,49 +319,57 @@ class Dashboard:
         """The filter set the dashboard shows now."""
         return self.panel.filters
 
+    def _usage_hover(self) -> pd.DataFrame | None:
+        """Each account's usage hover lines, from one health table (None without usage events)."""
+        if not self.dataset.has("usage_events"):
+            return None
+        from .chart import usage_hover
+        from .health import health_summary
+
+        try:
+            return usage_hover(health_summary(self.dataset))
+        except HeatmapError as exc:
+            self.panel.say(f"No usage health in the hover: {exc}", error=True)
+            return None
+
     def _compute(self, fs: FilterSet) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The summary and the not-surveyed list for `fs`; sets `movement` and the notes (one engine query)."""
         import warnings
 
         from .exceptions import FilterWarning
+        from .waves import describe_moves, resolve_waves
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", FilterWarning)
-            sc = scope(self.dataset, fs)  # once: the summary and the blind spots share it
-        summary, blind = heatmap_tables(self.dataset, scoped=sc, **self.thresholds)
-        notes = [str(c.message) for c in caught if issubclass(c.category, FilterWarning)]
-        self.panel.message.value = "".join(f"<div>⚠ {html.escape(n)}</div>" for n in notes)
-        self.movement = self._compare(sc)
-        return summary, blind
-
-    def _compare(self, sc: Any) -> pd.DataFrame | None:
-        """The comparison of the one wave in scope with the chosen wave, or None (the note says why)."""
-        from .waves import compare_waves, describe_moves, move_counts
-
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FilterWarning)  # shown under the panel instead
+            sc = self.live.scope(fs)  # once: the summary, the blind spots and the comparison share it
+        notes = list(sc.warnings)
+        red_below, green_above = self.thresholds.get("red_below"), self.thresholds.get("green_above")
         named = sc.filters.criteria.get("wave", ())
+        tables = None
         if len(named) != 1:
-            self.movement_note.value = "<i>Select one wave to see where each account moved since another.</i>"
-            return None
-        try:
-            t = self.thresholds
-            movement = compare_waves(
-                self.dataset,
-                named[0],
-                self.compare_to.value,
-                scoped=sc,
-                red_below=t["red_below"],
-                green_above=t["green_above"],
-            )
-        except HeatmapError as exc:
-            self.movement_note.value = f"<i>{html.escape(str(exc))}</i>"
-            return None
-        c = move_counts(movement)
-        waves = movement.attrs["waves"]
-        self.movement_note.value = (
-            f"<b>{html.escape(waves['wave'])}</b> compared with <b>{html.escape(waves['compare_to'])}</b>: "
-            + describe_moves(c)
-            + f"; {c['new']:,} new, {c['dropped']:,} not surveyed again."
-        )
-        return movement
+            note = "<i>Select one wave to see where each account moved since another.</i>"
+        else:  # the one wave in scope compared with the chosen wave, or a note saying why not
+            try:
+                order = self.live.wave_order(sc)
+                wave, compare_to = resolve_waves(self.dataset, named[0], self.compare_to.value, scoped=sc, order=order)
+            except HeatmapError as exc:
+                note = f"<i>{html.escape(str(exc))}</i>"
+            else:
+                tables = self.live.compare(  # only the columns the views read
+                    sc, wave, compare_to, red_below=red_below, green_above=green_above, full=False
+                )
+                c = dict(tables.move_counts or {})
+                note = (
+                    f"<b>{html.escape(wave)}</b> compared with <b>{html.escape(compare_to)}</b>: "
+                    + describe_moves(c)
+                    + f"; {c.get('new', 0):,} new, {c.get('dropped', 0):,} not surveyed again."
+                )
+        if tables is None:
+            tables = self.live.tables(sc, red_below=red_below, green_above=green_above)
+        self.panel.message.value = "".join(f"<div>⚠ {html.escape(n)}</div>" for n in notes)
+        self.movement_note.value = note
+        self.movement = tables.movement
+        return tables.summary, tables.blind_spots
 
     def _shown(self) -> pd.DataFrame:
         """The summary as drawn: only the accounts that moved when that box is ticked and waves are compared."""
@@ -462,10 +490,12 @@ def live_dashboard(
     wave: str | None = None,
     compare_to: str | None = None,
     renewal_weights: str | Path | None = None,
+    extra_hover: Any = None,
 ) -> Dashboard:
     """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied.
 
     `wave` selects that wave in the panel (so the chart shows trails since `compare_to`, default the wave before).
+    `extra_hover` adds hover lines per account (`chart.hover_lines`) after the usage health lines.
     """
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
@@ -485,6 +515,7 @@ def live_dashboard(
         on_select=on_select,
         compare_to=compare_to,
         renewal_weights=renewal_weights,
+        extra_hover=extra_hover,
     )
 
 
