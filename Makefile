@@ -22,13 +22,14 @@ system-deps: ## install Debian packages the browser tests need (chromium); needs
 	bash scripts/install-system-deps.sh
 
 demo-data: install ## generate the seeded demo dataset into data/demo
-	$(BIN)/heatmap demo --out $(DEMO) --accounts $(ACCOUNTS) --seed 7 --format csv
+	$(BIN)/heatmap demo --out $(DEMO) --accounts $(ACCOUNTS) --seed 7 --format csv --workspace workspace
 
 report: demo-data ## the main job on the demo data: HTML reports per region and per wave, and the account summary
 	$(BIN)/heatmap validate $(DEMO)
 	$(BIN)/heatmap summary $(DEMO) --out outputs/demo/account_summary.xlsx
 	$(BIN)/heatmap run params/by_region.yaml
 	$(BIN)/heatmap run params/by_wave.yaml
+	$(BIN)/heatmap run params/plays_by_region.yaml
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check heatmap_lib tests benchmarks

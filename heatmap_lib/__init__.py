@@ -14,6 +14,7 @@ from .health import (
     usage_signals,
     weekly_active_users,
 )
+from .learning import play_effects, play_outcomes
 from .metrics import (
     BANDS,
     Guides,
@@ -30,6 +31,7 @@ from .metrics import (
     role_flags,
     scope_counts,
 )
+from .plays import PlaysError, PlayStore, load_rules, suggestions
 from .renewal import Weights, WeightsError, calibrate
 from .renewal import score as renewal_scores
 from .renewal import signals as renewal_signals
@@ -46,6 +48,8 @@ __all__ = [
     "FilterWarning",
     "Guides",
     "HeatmapError",
+    "PlayStore",
+    "PlaysError",
     "Problem",
     "Scope",
     "SpecError",
@@ -66,6 +70,7 @@ __all__ = [
     "heatmap_tables",
     "inactive_accounts",
     "load",
+    "load_rules",
     "move_counts",
     "movers",
     "not_surveyed",
@@ -73,6 +78,8 @@ __all__ = [
     "nps_change_interval",
     "nps_interval",
     "onboarding",
+    "play_effects",
+    "play_outcomes",
     "quadrant_guides",
     "renewal_scores",
     "renewal_signals",
@@ -80,6 +87,7 @@ __all__ = [
     "role_flags",
     "scope",
     "scope_counts",
+    "suggestions",
     "usage_signals",
     "weekly_active_users",
 ]

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=int, default=200, help="number of accounts (default 200)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--format", choices=("csv", "parquet", "duckdb", "xlsx"), default="csv", help="file format")
+    p.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="also put the demo's plays (with planted effects for the learning loop) in this workspace's store",
+    )
 
     p = sub.add_parser(
         "validate",
@@ -142,8 +148,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.accounts < 1:
         raise HeatmapError(f"--accounts must be at least 1, not {args.accounts}")
     start = time.perf_counter()
-    path = write_demo(args.out, accounts=args.accounts, seed=args.seed, fmt=args.format)
+    path = write_demo(args.out, accounts=args.accounts, seed=args.seed, fmt=args.format, workspace=args.workspace)
     _say(f"demo dataset ({args.accounts:,} accounts, seed {args.seed}) written in {time.perf_counter() - start:.1f}s")
+    if args.workspace is not None:
+        _say(f"demo plays in {args.workspace / 'plays.sqlite'}")
     print(path)
     return 0
 

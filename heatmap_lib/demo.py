@@ -1755,9 +1755,18 @@ def write_tables(
     return path
 
 
-def write_demo(out: Path, accounts: int = 200, seed: int = 7, fmt: str = "csv", **kw: Any) -> Path:
-    """Generate the demo dataset and write it to ``out`` in ``fmt``; return the dataset path."""
+def write_demo(
+    out: Path, accounts: int = 200, seed: int = 7, fmt: str = "csv", *, workspace: Path | None = None, **kw: Any
+) -> Path:
+    """Generate the demo dataset and write it to ``out`` in ``fmt``; return the dataset path.
+
+    With ``workspace``, the demo's plays go into that workspace's actions store (by play_id, so writing the demo
+    again updates them instead of adding copies); they are never written into the dataset.
+    """
     if fmt not in _FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(_FORMATS)}")
     data = generate(accounts, seed, **kw)
-    return write_tables(data.tables, Path(out), cast(Format, fmt))
+    path = write_tables(data.tables, Path(out), cast(Format, fmt))
+    if workspace is not None:
+        _plays.PlayStore(workspace).import_frame(data.plays, source="demo plays")
+    return path

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .demo import PLAY_TYPES
 from .exceptions import HeatmapError
 from .filters import FilterSet, Scope, scope
 from .metrics import SMALL_SAMPLE, Thresholds, _counts, _thresholds, derive
+from .plays import PLAY_TYPES
 
 __all__ = [
     "EFFECT_COLUMNS",

@@ -378,13 +378,30 @@ class PlayStore:
         (e.g. a dataset's account ids), a play for an account not in it is a problem too.
         """
         path = Path(path)
-        rows = _read_csv(path)
+        return self._import(_read_csv(path), str(path), known_accounts, path)
+
+    def import_frame(
+        self, plays: pd.DataFrame, *, source: str = "plays", known_accounts: Iterable[str] | None = None
+    ) -> ImportResult:
+        """Add the plays of a DataFrame (`COLUMNS`; e.g. the demo's plays) by the same rules as `import_csv`."""
+        rows = [(i + 1, {str(k): v for k, v in row.items()}) for i, row in enumerate(plays.to_dict(orient="records"))]
+        return self._import(rows, source, known_accounts, Path(source), unit="row")
+
+    def _import(
+        self,
+        rows: list[tuple[int, dict[str, Any]]],
+        name: str,
+        known_accounts: Iterable[str] | None,
+        path: Path,
+        unit: str = "line",
+    ) -> ImportResult:
+        """Check every row, then write them all in one transaction (or raise with every problem, writing nothing)."""
         known = None if known_accounts is None else {str(a) for a in known_accounts}
         problems: list[str] = []
         clean_rows: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
         for line, row in rows:
-            where = f"{path} line {line}: "
+            where = f"{name} {unit} {line}: "
             clean, row_problems = check_play(row, where)
             problems += row_problems
             if known is not None and clean["account_id"] and clean["account_id"] not in known:
@@ -392,16 +409,14 @@ class PlayStore:
             if clean["play_id"]:
                 if clean["play_id"] in seen:
                     problems.append(
-                        f"{where}column play_id: {clean['play_id']!r} repeats line {seen[clean['play_id']]}"
+                        f"{where}column play_id: {clean['play_id']!r} repeats {unit} {seen[clean['play_id']]}"
                     )
                 seen.setdefault(clean["play_id"], line)
             clean_rows.append(clean)
         if problems:
             shown = "\n  ".join(problems[:50])
             more = f"\n  ... and {len(problems) - 50:,} more" if len(problems) > 50 else ""
-            raise PlaysError(
-                f"{path}: {len(problems):,} problems; nothing was imported:\n  {shown}{more}", problems
-            ) from None
+            raise PlaysError(f"{name}: {len(problems):,} problems; nothing was imported:\n  {shown}{more}", problems)
         added = updated = 0
         with self._write() as con:
             for clean in clean_rows:

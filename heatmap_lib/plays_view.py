@@ -7,6 +7,7 @@ escaped. The functions take frames in and give HTML or a figure out, so batch sn
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -25,6 +26,9 @@ METRIC_LABELS: dict[str, str] = {
     "response_rate": "Response rate (points)",
     "renewal_risk": "Renewal risk (points)",
 }
+
+
+SCALE: dict[str, float] = {"response_rate": 100.0}  # fractions shown as percentage points
 
 
 def _e(value: Any) -> str:
@@ -112,17 +116,17 @@ def effects_html(effects: pd.DataFrame, *, title: str = "What the plays did") ->
     if effects.empty:
         return _wrap(f'<h3>{html.escape(title)}</h3><p class="muted">No closed play to learn from yet.</p>')
 
-    def pts(x: Any) -> str:
-        return "" if x is None or pd.isna(x) else f"{float(x):+.1f}"
+    def pts(x: Any, metric: str) -> str:
+        return "" if x is None or pd.isna(x) else f"{float(x) * SCALE.get(metric, 1.0):+.1f}"
 
     rows = [
         [
             _e(play_label(str(r["play"]))),
             _e(METRIC_LABELS.get(str(r["metric"]), r["metric"])),
-            pts(r["effect"]),
-            f"{pts(r['low'])} to {pts(r['high'])}" if not pd.isna(r["low"]) else "",
-            f"{int(r['treated']):,}",
-            f"{int(r['comparison']):,}",
+            pts(r["effect"], r["metric"]),
+            f"{pts(r['low'], r['metric'])} to {pts(r['high'], r['metric'])}" if not pd.isna(r["low"]) else "",
+            f"{int(r['treated_accounts']):,}",
+            f"{int(r['comparison_accounts']):,}",
             _e(r["verdict"]),
         ]
         for r in effects.to_dict(orient="records")
@@ -145,15 +149,16 @@ def effects_chart(effects: pd.DataFrame, metric: str = "nps", *, title: str | No
     from bokeh.models.annotations import Span, Whisker
     from bokeh.plotting import figure
 
-    df = effects[effects["metric"] == metric].dropna(subset=["effect"])
+    df = effects[effects["metric"] == metric].dropna(subset=["effect", "low"])
     labels = [play_label(str(p)) for p in df["play"]]
+    k = SCALE.get(metric, 1.0)
     source = ColumnDataSource(
         {
             "play": labels,
-            "effect": df["effect"].to_numpy(dtype=float),
-            "low": df["low"].to_numpy(dtype=float),
-            "high": df["high"].to_numpy(dtype=float),
-            "treated": df["treated"].to_numpy(dtype="int64"),
+            "effect": k * df["effect"].to_numpy(dtype=float),
+            "low": k * df["low"].to_numpy(dtype=float),
+            "high": k * df["high"].to_numpy(dtype=float),
+            "treated": df["treated_accounts"].to_numpy(dtype="int64"),
             "verdict": [str(v) for v in df["verdict"]],
         }
     )
@@ -181,3 +186,53 @@ def effects_chart(effects: pd.DataFrame, metric: str = "nps", *, title: str | No
         )
     )
     return fig
+
+
+@dataclass
+class PlaysReport:
+    """What the plays notebook shows for one scope: suggestions, open plays and the learning loop's effects."""
+
+    suggested: pd.DataFrame
+    open_html: str
+    effects: pd.DataFrame
+
+
+def plays_report(
+    dataset: Any,
+    workspace: Any = None,
+    filters: Any = None,
+    *,
+    play_rules: Any = None,
+    renewal_weights: Any = None,
+    match_on: Any = ("tier",),
+    as_of: Any = None,
+) -> PlaysReport:
+    """Compute the plays notebook's tables for the accounts in scope (the store is only read, never created)."""
+    from .learning import play_effects
+    from .metrics import account_summary, not_surveyed, role_flags
+    from .plays import load_rules, read_plays, suggestions
+
+    summary = account_summary(dataset, filters)
+    missing = not_surveyed(dataset, filters)
+    ids = [*summary["account_id"].astype(str), *missing["account_id"].astype(str)]
+    plays = read_plays(workspace, ids)
+    flags = role_flags(dataset, filters, summary=summary)
+    suggested = suggestions(summary, load_rules(play_rules), flags=flags, plays=plays)
+    keep = ["account_id", "account_name", "account_manager"]
+    accounts = pd.concat([summary[[c for c in keep if c in summary]], missing[[c for c in keep if c in missing]]])
+    effects = play_effects(dataset, plays, match_on=match_on, renewal_weights=renewal_weights, filters=filters)
+    return PlaysReport(suggested, open_plays_html(plays, accounts, as_of=as_of), effects)
+
+
+def excluded_html(effects: pd.DataFrame) -> str:
+    """Which plays the learning loop could not measure, counted by reason (nothing is left out silently)."""
+    excluded = effects.attrs.get("excluded")
+    notes = [f"<li>{_e(n)}</li>" for n in effects.attrs.get("notes", [])]
+    if excluded is None or not len(excluded):
+        body = "<p>Every closed play was measured.</p>"
+    else:
+        per_play = excluded.drop_duplicates(["play_id", "reason"]) if "play_id" in excluded else excluded
+        counts = per_play["reason"].value_counts()
+        body = _table(["Reason", "Plays"], [[_e(r), f"{int(n):,}"] for r, n in counts.items()], {1})
+    extra = f"<ul>{''.join(notes)}</ul>" if notes else ""
+    return _wrap(f"<h3>Plays not measured, and why</h3>{body}{extra}")

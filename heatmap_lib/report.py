@@ -312,6 +312,7 @@ class Snapshot:
     movers: pd.DataFrame | None = None  # waves.movers, display columns
     compare_note: str | None = None  # why there is no comparison although the report covers one wave
     movers_total: int = 0  # accounts that moved (the list shows at most MOVERS_SHOWN per move)
+    plays_html: str = ""  # open plays of the segment's accounts per account manager (read-only); "" without a store
 
     # -- HTML pieces (each escapes every value it shows) -----------------------------------------------------
     def header_html(self) -> str:
@@ -468,6 +469,7 @@ class Snapshot:
             + self.bokeh_html()
             + self.movers_html()
             + self.not_surveyed_html()
+            + self.plays_html
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -509,19 +511,21 @@ def _build_layout(
     xray_href: str | None = None,
     movement: pd.DataFrame | None = None,
     health: pd.DataFrame | None = None,
+    plays_hover: pd.Series | None = None,
 ) -> Any:
     """Chart over table, each data source filtered by an IndexFilter the controls rewrite (named by `uid`).
 
     With `movement` (a `waves.compare_waves` frame) the chart draws trails, named `hm-trail-<uid>-<k>` for the
     controls' trail toggle, and every source carries the `moved` facet. With `health` (`health.health_summary`)
-    the hover shows each account's usage health (`chart.usage_hover`), as the live dashboard's does.
+    the hover shows each account's usage health (`chart.usage_hover`), as the live dashboard's does; with
+    `plays_hover` (`plays.play_hover_text`) its open plays.
     """
     from bokeh.layouts import column
     from bokeh.models import CDSView, IndexFilter
     from bokeh.models.renderers import GlyphRenderer
     from bokeh.models.widgets.tables import DataTable
 
-    from .chart import bubble_chart, trail_source_data, usage_hover
+    from .chart import bubble_chart, hover_lines, trail_source_data, usage_hover
     from .table import account_table
 
     # the trails' colour key is in the page's controls (plain HTML), not a Bokeh legend: smaller page
@@ -532,7 +536,7 @@ def _build_layout(
         xray_href=xray_href,
         movement=movement,
         trail_legend=False,
-        extra_hover=usage_hover(health),
+        extra_hover=hover_lines(usage_hover(health), None if plays_hover is None else {"Open plays": plays_hover}),
     )
     for k, trail in enumerate(chart.trails):
         trail.name = f"hm-trail-{uid}-{k}"
@@ -760,6 +764,7 @@ def snapshot(
     xray_href: str | None = None,
     wave: str | None = None,
     compare_to: str | None = None,
+    plays: Any = None,
 ) -> Snapshot:
     """Compute one segment's report: `dataset` (a Dataset or a dataset path), the filter set plus the segment.
 
@@ -767,6 +772,8 @@ def snapshot(
     Wave over wave: `wave` narrows the report to that wave; whenever the report covers exactly one wave (by
     `wave`, the filter set or a wave segment) it is compared with `compare_to` (default: the wave sent before
     it): trails on the chart, a movers list, and two client-side toggles (trails, movers only).
+    `plays` (a workspace folder, `PlayStore` or plays frame) adds each account's open plays to the hover and a
+    read-only list of the segment's open plays per account manager; the store is only read, never created.
     """
     ds = open_data(dataset)
     fs = report_filters(filters, segment_by, segment, wave)
@@ -786,8 +793,16 @@ def snapshot(
             title += f", wave {str(wave).strip()}"
     view = _view_frame(summary)
     uid = secrets.token_hex(4)
+    plays_hover, plays_section = _segment_plays(ds, plays, summary, missing)
     layout = _build_layout(
-        view, log_x=log_x, title=title, uid=uid, xray_href=xray_href, movement=movement, health=health
+        view,
+        log_x=log_x,
+        title=title,
+        uid=uid,
+        xray_href=xray_href,
+        movement=movement,
+        health=health,
+        plays_hover=plays_hover,
     )
     facets = {}
     for column, _ in FACETS:
@@ -827,7 +842,31 @@ def snapshot(
         movers=movers_table,
         compare_note=note,
         movers_total=movers_total,
+        plays_html=plays_section,
     )
+
+
+def _segment_plays(
+    dataset: Any, plays: Any, summary: pd.DataFrame, missing: pd.DataFrame
+) -> tuple[pd.Series | None, str]:
+    """The open-plays hover line per account and the open plays list, for the segment's accounts only."""
+    if plays is None:
+        return None, ""
+    from .plays import play_hover_text, read_plays
+    from .plays_view import open_plays_html
+
+    ids = [*summary["account_id"].astype(str), *missing["account_id"].astype(str)]
+    frame = (
+        plays[plays["account_id"].astype(str).isin(ids)] if isinstance(plays, pd.DataFrame) else read_plays(plays, ids)
+    )
+    accounts = pd.concat(
+        [
+            summary[[c for c in ("account_id", "account_name", "account_manager") if c in summary]],
+            missing[[c for c in ("account_id", "account_name", "account_manager") if c in missing]],
+        ],
+        ignore_index=True,
+    )
+    return play_hover_text(frame), open_plays_html(frame, accounts)
 
 
 def report_filters(
@@ -880,6 +919,7 @@ def show_snapshot(
     xray_href: str | None = None,
     wave: str | None = None,
     compare_to: str | None = None,
+    plays: Any = None,
 ) -> None:
     """Display a segment's snapshot in the notebook (returns None, so a cell ending with it shows it once).
 
@@ -901,6 +941,7 @@ def show_snapshot(
         xray_href=xray_href,
         wave=wave,
         compare_to=compare_to,
+        plays=plays,
     )
     if not embed_bokehjs:
         display(snap)
@@ -911,7 +952,7 @@ def show_snapshot(
     _load_live_bokehjs()
     display(HTML(snap.header_html() + snap.controls_html()))
     show(snap.layout)
-    display(HTML(snap.movers_html() + snap.not_surveyed_html()))
+    display(HTML(snap.movers_html() + snap.not_surveyed_html() + snap.plays_html))
 
 
 def write_segment_xrays(
@@ -927,11 +968,14 @@ def write_segment_xrays(
     wave: str | None = None,
     compare_to: str | None = None,
     renewal_weights: str | Path | None = None,
+    plays: Any = None,
+    play_rules: Any = None,
 ) -> int:
     """Write the X-Ray page of every surveyed account of a segment into `xray_dir`; return how many.
 
     The pages link back to the segment's report, `<run>/<slug>.html`, where `xray_dir` is `<run>/xray/<slug>`.
-    `wave` and `compare_to` as for `snapshot`: each page compares the same two waves for its account.
+    `wave` and `compare_to` as for `snapshot`: each page compares the same two waves for its account. `plays`
+    and `play_rules` add each account's plays and suggested plays, read-only (see `xray.xrays`).
     """
     from .xray import xrays
     from .xray_view import write_xray_pages
@@ -947,6 +991,8 @@ def write_segment_xrays(
             green_above=green_above,
             compare_to=compare_to,
             renewal_weights=renewal_weights,
+            plays=plays,
+            play_rules=play_rules,
         )
     folder = Path(xray_dir)
     back = f"../../{folder.name}.html"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import pandas as pd
 
 from .exceptions import HeatmapError
 from .filters import FilterLibrary, FilterSet
+from .plays import OPEN as OPEN_STATUSES
 from .schema import ROLE_LABELS, ROLES
 
 ACCOUNT_KEYS = ("tier", "region", "industry", "sales_rep", "account_manager")
@@ -247,6 +248,11 @@ class Dashboard:
     dashboard is built, over the dataset's default window (the 28 days up to the latest event). Usage figures are
     per account and no survey filter applies to them (DESIGN.md section 6, docs/decisions.md), so a filter
     change only looks them up. `extra_hover` adds further lines the same way (`chart.hover_lines`).
+
+    Plays: with a `workspace` (the actions store's folder, `plays.PlayStore`) the hover adds each account's open
+    plays ("2 open (1 overdue)"), the X-Ray of a clicked account shows its plays and suggested plays (rules from
+    `play_rules`, default params/play_rules.yaml), and a form under it records, adopts and closes plays; the hover
+    follows each change.
     """
 
     def __init__(
@@ -264,6 +270,8 @@ class Dashboard:
         renewal_weights: str | Path | None = None,
         usage_hover: bool = True,
         extra_hover: Any = None,
+        workspace: str | Path | None = None,
+        play_rules: Any = True,
     ) -> None:
         from .chart import bubble_chart, hover_lines
         from .metrics import LiveSummary, quadrant_guides
@@ -274,7 +282,14 @@ class Dashboard:
         self.thresholds: dict[str, Any] = {"red_below": red_below, "green_above": green_above}
         self.renewal_weights = renewal_weights  # adds the renewal drivers to the X-Ray of a clicked account
         self.panel = FilterPanel(dataset, library)
-        self.extra_hover = hover_lines(self._usage_hover() if usage_hover else None, extra_hover)
+        self._base_hover = hover_lines(self._usage_hover() if usage_hover else None, extra_hover)
+        self.play_form: Any = None
+        self.play_rules = play_rules
+        if workspace is not None:
+            from .play_form import PlayForm
+
+            self.play_form = PlayForm(workspace, on_change=lambda _: self._plays_changed())
+        self.extra_hover = hover_lines(self._base_hover, self._plays_hover())
         self.on_select = on_select
         self.last_refresh_s = 0.0
         waves = self.live.wave_order(self.live.scope(FilterSet()))  # = wave_order(dataset), kept for the panel
@@ -318,6 +333,29 @@ class Dashboard:
     def filters(self) -> FilterSet:
         """The filter set the dashboard shows now."""
         return self.panel.filters
+
+    def _plays_hover(self) -> Mapping[str, pd.Series] | None:
+        """The "Open plays" hover line per account, from the store (None without a workspace)."""
+        if self.play_form is None:
+            return None
+        from .plays import play_hover_text
+
+        return {"Open plays": play_hover_text(self.play_form.store.frame(status=OPEN_STATUSES))}
+
+    def _plays_changed(self) -> None:
+        """A play was recorded or closed: refresh the hover's open-plays line (no query of the survey data)."""
+        from .chart import hover_lines, update_chart
+        from .metrics import quadrant_guides
+
+        self.extra_hover = hover_lines(self._base_hover, self._plays_hover())
+        shown = self._shown()
+        update_chart(
+            self.chart,
+            shown,
+            guides=quadrant_guides(self.summary),
+            movement=self.movement,
+            extra_hover=self.extra_hover,
+        )
 
     def _usage_hover(self) -> pd.DataFrame | None:
         """Each account's usage hover lines, from one health table (None without usage events)."""
@@ -447,11 +485,15 @@ class Dashboard:
                 green_above=t["green_above"],
                 compare_to=self.compare_to.value,
                 renewal_weights=self.renewal_weights,
+                plays=None if self.play_form is None else self.play_form.store,
+                play_rules=None if self.play_form is None else self.play_rules,
             )
         except HeatmapError as exc:
             self.panel.say(str(exc), error=True)
             return
         self.xray_output.value = f"<style>{CSS}</style>{xray_fragment(x)}"
+        if self.play_form is not None:
+            self.play_form.show(account_id, str(x.account.get("account_name", "")), x.suggested)
 
     def widget(self) -> w.Widget:
         """The whole dashboard as one ipywidget (the Bokeh parts through jupyter_bokeh)."""
@@ -467,7 +509,10 @@ class Dashboard:
                 self.movement_note,
             ]
         )
-        return w.VBox([self.panel.layout(), movement, bokeh, hint, self.xray_output])
+        parts = [self.panel.layout(), movement, bokeh, hint, self.xray_output]
+        if self.play_form is not None:
+            parts.append(self.play_form.widget())
+        return w.VBox(parts)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -491,11 +536,14 @@ def live_dashboard(
     compare_to: str | None = None,
     renewal_weights: str | Path | None = None,
     extra_hover: Any = None,
+    workspace: str | Path | None = None,
+    play_rules: Any = True,
 ) -> Dashboard:
     """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied.
 
     `wave` selects that wave in the panel (so the chart shows trails since `compare_to`, default the wave before).
-    `extra_hover` adds hover lines per account (`chart.hover_lines`) after the usage health lines.
+    `extra_hover` adds hover lines per account (`chart.hover_lines`) after the usage health lines; `workspace`
+    adds the plays (see `Dashboard`).
     """
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
@@ -516,6 +564,8 @@ def live_dashboard(
         compare_to=compare_to,
         renewal_weights=renewal_weights,
         extra_hover=extra_hover,
+        workspace=workspace,
+        play_rules=play_rules,
     )
 
 

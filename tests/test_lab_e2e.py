@@ -60,7 +60,9 @@ def lab(tmp_path):
 
     work = tmp_path / "work"
     (work / "notebooks").mkdir(parents=True)
-    shutil.copy(ROOT / "notebooks" / "customer_heatmap.ipynb", work / "notebooks")
+    for name in ("customer_heatmap.ipynb", "account_xray.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, work / "notebooks")
+    shutil.copytree(ROOT / "params", work / "params")
     write_demo(work / "data" / "demo", accounts=80, seed=5, fmt="csv")
     port, token = _free_port(), secrets.token_hex(16)
     proc = subprocess.Popen(
@@ -75,6 +77,7 @@ def lab(tmp_path):
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={work}",
             "--LabApp.news_url=",
+            f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",  # no tabs restored from another test
             "--ServerApp.open_browser=False",
         ],
         stdout=subprocess.DEVNULL,
@@ -94,7 +97,7 @@ def lab(tmp_path):
     else:
         proc.kill()
         raise RuntimeError("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
-    yield base, token
+    yield base, token, work
     proc.terminate()
     try:
         proc.wait(timeout=15)
@@ -102,10 +105,20 @@ def lab(tmp_path):
         proc.kill()
 
 
+def _run_all(page, base: str, token: str, notebook: str) -> None:
+    page.goto(f"{base}/lab/tree/notebooks/{notebook}?token={token}")
+    page.locator(".jp-Notebook:visible").first.wait_for(timeout=60_000)
+    # wait for the kernel to be idle before "run all" (DESIGN.md section 11)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+    time.sleep(1)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
 def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
     from playwright.sync_api import sync_playwright
 
-    base, token = lab
+    base, token, _ = lab
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -113,13 +126,7 @@ def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
-            page.goto(f"{base}/lab/tree/notebooks/customer_heatmap.ipynb?token={token}")
-            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-            # wait for the kernel to be idle before "run all" (DESIGN.md section 11)
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
-            time.sleep(1)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            _run_all(page, base, token, "customer_heatmap.ipynb")
             try:
                 page.wait_for_function(f"({COUNT_BUBBLES})() > 0", timeout=120_000)
             except Exception:
@@ -140,3 +147,65 @@ def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
             browser.close()
     assert 0 < after < before, (before, after)
     assert not [e for e in errors if "bokeh" in e.lower() or "require" in e.lower()], errors
+
+
+def test_a_play_recorded_in_the_xray_form_appears_in_the_next_batch_snapshot(lab):
+    from playwright.sync_api import sync_playwright
+
+    from heatmap_lib.batch import load_spec, run
+    from heatmap_lib.plays import read_plays
+
+    base, token, work = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    note = "Lunch with the CFO <b>booked</b>"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            _run_all(page, base, token, "account_xray.ipynb")
+            record = page.get_by_role("button", name="Record play")
+            try:
+                record.wait_for(timeout=120_000)
+            except Exception:
+                page.screenshot(path=str(ARTIFACTS / "lab-play-failure.png"), full_page=True)
+                raise
+            page.get_by_placeholder("a play, or type your own").fill("executive_sponsor")
+            page.get_by_placeholder("who does it").fill("Dana Analyst")
+            page.get_by_placeholder("what and why").fill(note)
+            page.get_by_placeholder("what and why").blur()  # text widgets sync to the kernel on change
+            record.click()
+            page.get_by_text("Recorded Executive sponsor").wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "lab-play-recorded.png"), full_page=False)
+        finally:
+            browser.close()
+
+    plays = read_plays(work / "workspace")
+    assert plays[["play", "owner", "notes", "status"]].values.tolist() == [
+        ["executive_sponsor", "Dana Analyst", note, "open"]
+    ]
+    account = str(plays.loc[0, "account_id"])
+
+    # the next batch snapshot shows it, read-only: on the account's X-Ray page and in the heat map's hover
+    import pandas as pd
+
+    accounts = pd.read_csv(work / "data" / "demo" / "accounts.csv", dtype=str).set_index("account_id")
+    region = accounts.loc[account, "region"]
+    spec_path = work / "params" / "plays_e2e.yaml"
+    spec_path.write_text(
+        "notebook: ../notebooks/customer_heatmap.ipynb\n"
+        "data: ../data/demo\n"
+        "segment_by: region\n"
+        f"segments: [{region}]\n"
+        "output: ../outputs\n"
+        "workers: 1\n"
+        "parameters: {workspace: ../workspace}\n",
+        encoding="utf-8",
+    )
+    result = run(load_spec(spec_path), progress=False)
+    assert result.exit_status == 0, [s.error for s in result.failed]
+    (seg,) = result.segments
+    xray_page = result.folder / str(seg.xray) / f"{account}.html"
+    page_text = xray_page.read_text(encoding="utf-8")
+    assert "Executive sponsor" in page_text and "Lunch with the CFO &lt;b&gt;booked&lt;/b&gt;" in page_text
+    report = (result.folder / str(seg.html)).read_text(encoding="utf-8")
+    assert "1 open" in report and "Dana Analyst" in report

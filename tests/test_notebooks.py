@@ -40,7 +40,13 @@ def test_committed_notebooks_have_no_outputs_and_a_parameters_cell():
 
 
 def test_heatmap_notebook_live_mode_builds_the_dashboard(demo_dir, tmp_path):
-    nb = execute("customer_heatmap", tmp_path, data=str(demo_dir), filter_library=str(tmp_path / "filters"))
+    nb = execute(
+        "customer_heatmap",
+        tmp_path,
+        data=str(demo_dir),
+        filter_library=str(tmp_path / "filters"),
+        workspace=str(tmp_path / "workspace"),
+    )
     widgets = outputs(nb, "application/vnd.jupyter.widget-view+json")
     assert "model_id" in widgets  # the live dashboard is an ipywidget
     assert "cdn.bokeh.org" not in outputs(nb, "text/html")  # BokehJS inline: works offline
@@ -63,3 +69,17 @@ def test_xray_notebook_runs_for_a_demo_account(demo, demo_dir, tmp_path):
     default = execute("account_xray", tmp_path, data=str(demo_dir), workspace=None)  # the riskiest valuable one
     out = outputs(default, "text/html")
     assert "<h2>Contacts" in out and "<h2>Plays</h2>" not in out
+
+
+def test_plays_notebook_shows_suggestions_open_plays_and_effects(demo_dir, tmp_path):
+    from heatmap_lib.demo import generate
+    from heatmap_lib.plays import PlayStore
+
+    plays = generate(150, 11).plays  # the demo_dir dataset's own plays
+    PlayStore(tmp_path / "ws").import_frame(plays, source="demo")
+    nb = execute("plays", tmp_path, data=str(demo_dir), workspace=str(tmp_path / "ws"), batch=True)
+    html = outputs(nb, "text/html")
+    assert "suggested plays on" in html and "Open plays by account manager" in html
+    assert f"{int(plays['status'].isin(['open', 'in_progress']).sum()):,} open" in html
+    assert "What the plays did" in html and "Plays not measured, and why" in html
+    assert html.count("data-root-id") >= 3  # one effects chart per metric: NPS, response rate, renewal risk
