@@ -63,6 +63,7 @@ __all__ = [
     "update_chart",
     "usage_figures",
     "usage_hover",
+    "xray_file_name",
     "xray_link",
 ]
 
@@ -578,11 +579,22 @@ def _codes(values: np.ndarray, codes: Mapping[str, int]) -> np.ndarray:
     return np.where(at >= 0, np.asarray(list(codes.values()))[at], -1)
 
 
-def xray_link(pattern: str, account_id: str) -> str:
-    """The X-Ray address for an account: `pattern` ("xray/{account_id}.html") with the id URL-quoted (no "/")."""
+def xray_file_name(pattern: str, account_id: str) -> str:
+    """The X-Ray page's file for an account: `pattern` ("{account_id}.html") with the id URL-quoted (no "/")."""
     from urllib.parse import quote
 
     return pattern.format(account_id=quote(str(account_id), safe=""))
+
+
+def xray_link(pattern: str, account_id: str) -> str:
+    """The href of an account's X-Ray page: its file name (`xray_file_name`) quoted once more.
+
+    A browser percent-decodes an href before it opens the file, so the link must encode the file name itself:
+    the page of "A1<b>" is stored as A1%3Cb%3E.html and linked as A1%253Cb%253E.html. Plain ids are unchanged.
+    """
+    from urllib.parse import quote
+
+    return pattern.format(account_id=quote(quote(str(account_id), safe=""), safe=""))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .chart import BAND_COLORS, xray_link
+from .chart import BAND_COLORS, xray_file_name
 from .metrics import BAND_LABELS
 from .schema import ROLE_LABELS
 from .xray import XRay
@@ -369,12 +369,12 @@ def write_xray_pages(
     back_href: str | None = None,
     back_label: str = "Back to the heat map",
 ) -> list[Path]:
-    """Write one page per account into `folder` (names from `chart.xray_link(pattern, id)`), each atomically."""
+    """Write one page per account into `folder` (names from `chart.xray_file_name(pattern, id)`), each atomically."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for account_id, x in xrays.items():
-        path = out / xray_link(pattern, account_id)
+        path = out / xray_file_name(pattern, account_id)
         fd, tmp = tempfile.mkstemp(dir=out, prefix=".xray-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(xray_page(x, back_href=back_href, back_label=back_label))

@@ -21,6 +21,7 @@ from heatmap_lib.chart import (
     bubble_size,
     bubble_source_data,
     update_chart,
+    xray_file_name,
     xray_link,
 )
 
@@ -179,7 +180,10 @@ def test_tap_can_open_the_xray(summary):
     assert chart.source.data["xray_href"][chart.index_of("A1")] == "xray/A1.html"
     tap = next(t for t in chart.figure.tools if isinstance(t, TapTool))
     assert "xray_href" in tap.callback.code
-    assert xray_link("x/{account_id}.html", "A/1?<b>") == "x/A%2F1%3F%3Cb%3E.html"
+    assert xray_file_name("x/{account_id}.html", "A/1?<b>") == "x/A%2F1%3F%3Cb%3E.html"
+    # the href encodes the file name, so that a browser's percent-decoding finds that file
+    assert xray_link("x/{account_id}.html", "A/1?<b>") == "x/A%252F1%253F%253Cb%253E.html"
+    assert xray_link("x/{account_id}.html", "A000123") == "x/A000123.html"
 
 
 def test_update_chart_changes_data_in_place(summary):

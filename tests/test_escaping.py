@@ -284,12 +284,6 @@ def test_executed_notebooks_hold_no_live_payload_either(runs: dict[str, Path]) -
 
 
 @pytest.mark.notebook
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, not an injection: an X-Ray page is stored under the URL-quoted id (A1%3Cb%3E.html) and the "
-    "report links to that same text, which a browser decodes (A1<b>.html): the link of an id that needs quoting "
-    "(a space, <, /, &, ...) finds no page. The fix belongs in chart.xray_link (quote the file name in the link).",
-)
 def test_xray_links_reach_the_pages_of_ids_that_need_quoting(runs: dict[str, Path]) -> None:
     from urllib.parse import unquote
 
