@@ -16,8 +16,8 @@ import ipywidgets as w
 import pandas as pd
 
 from .exceptions import HeatmapError
-from .plays import OPEN, PLAY_TYPES, STATUSES, PlayStore, play_label, plays_html
-from .xray_view import CSS
+from .plays import OPEN, PLAY_TYPES, STATUSES, PlayStore, play_label
+from .xray_view import CSS, plays_section
 
 DEFAULT_DUE_DAYS = 14
 
@@ -93,7 +93,7 @@ class PlayForm:
         if self.account_id is None:
             return
         plays = self.store.frame([self.account_id])
-        self.listing.value = f'<style>{CSS}</style><div class="hx-xray">{plays_html(plays)}</div>'
+        self.listing.value = f'<style>{CSS}</style><div class="hx-xray">{plays_section(plays)}</div>'
         live = plays[plays["status"].isin(OPEN)]
         self.pick.options = [
             (f"{play_label(str(r['play']))} ({r['owner']}, {r['status']})", str(r["play_id"]))

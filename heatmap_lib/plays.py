@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import html
 import io
 import os
 import re
@@ -46,7 +45,6 @@ __all__ = [
     "play_counts",
     "play_hover_text",
     "play_label",
-    "plays_html",
     "read_plays",
     "suggestions",
 ]
@@ -183,7 +181,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _today(as_of: Any = None) -> dt.date:
+def as_of_date(as_of: Any = None) -> dt.date:
+    """The date `as_of` names (a date, datetime or ISO text); today when None."""
     if as_of is None:
         return dt.date.today()
     if isinstance(as_of, dt.datetime):
@@ -521,7 +520,7 @@ def open_plays(
     accounts: the accounts table (account_id, account_name, account_manager, value, ...) to name each account
     and group by one of its columns; without it, or with group_by="owner", plays group by their owner.
     """
-    today = _today(as_of)
+    today = as_of_date(as_of)
     df = plays[plays["status"].isin(OPEN)].copy()
     due = pd.to_datetime(df["due_date"])
     df["days_overdue"] = (pd.Timestamp(today) - due).dt.days.where(due.notna())
@@ -554,37 +553,6 @@ def play_hover_text(plays: pd.DataFrame, *, as_of: Any = None) -> pd.Series:
         f"{o} open" + (f" ({d} overdue)" if d else "") for o, d in zip(counts["open"], counts["overdue"], strict=True)
     ]
     return pd.Series(text, index=counts["account_id"].astype(str), name="Open plays", dtype=object)
-
-
-def plays_html(plays: pd.DataFrame, *, as_of: Any = None, title: str = "Plays", empty: str | None = None) -> str:
-    """A read-only HTML table of plays (open ones first, overdue flagged); every value escaped."""
-    today = _today(as_of)
-    if plays.empty:
-        note = empty or "No play recorded for this account."
-        return f'<h2>{html.escape(title)}</h2><p class="hx-empty">{html.escape(note)}</p>'
-    df = plays.copy()
-    df["_open"] = ~df["status"].isin(OPEN)
-    df = df.sort_values(["_open", "due_date", "created_at"], kind="stable", na_position="last")
-    rows = []
-    for r in df.to_dict("records"):
-        due = r["due_date"]
-        overdue = r["status"] in OPEN and isinstance(due, dt.date) and due < today
-        status = html.escape(str(r["status"]).replace("_", " "))
-        if overdue:
-            status += f' <b style="color:#d62728">overdue {(today - due).days} d</b>'
-        cells = [
-            html.escape(play_label(str(r["play"]))),
-            html.escape(str(r["owner"])),
-            status,
-            *(html.escape(str(r[c] or "")) for c in ("due_date", "created_at", "closed_at", "notes")),
-        ]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("Play", "Owner", "Status", "Due", "Created", "Closed", "Notes"))
-    n_open = int(plays["status"].isin(OPEN).sum())
-    return (
-        f"<h2>{html.escape(title)}</h2><p>{n_open:,} open of {len(plays):,}</p>"
-        f'<table class="hx"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-    )
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .cli import _date, _say
 from .plays import OPEN, STATUSES, PlayStore, default_workspace, load_rules, open_plays, suggestions
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def add_plays_command(

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .plays import open_plays, play_label
+from .xray_view import _e
 
 CSS = """
 .hm-plays{font:13px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222}
@@ -29,12 +30,6 @@ METRIC_LABELS: dict[str, str] = {
 
 
 SCALE: dict[str, float] = {"response_rate": 100.0}  # fractions shown as percentage points
-
-
-def _e(value: Any) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return html.escape(str(value), quote=True)
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:

@@ -6,6 +6,7 @@ inline SVG trend line, no BokehJS and no kernel. Every piece of customer text is
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 import os
@@ -302,11 +303,41 @@ def suggested_html(suggested: pd.DataFrame | None) -> str:
     return "<h2>Suggested plays</h2>" + _table(["Play", "Why", "Status"], rows)
 
 
-def plays_section(plays: pd.DataFrame | None) -> str:
-    """The account's plays, read-only: open and overdue first (empty when no actions store was given)."""
-    from .plays import plays_html
+def plays_section(
+    plays: pd.DataFrame | None, *, as_of: Any = None, title: str = "Plays", empty: str | None = None
+) -> str:
+    """The account's plays, read-only: open ones first, overdue flagged, every value escaped ("" without a store)."""
+    from .plays import OPEN, as_of_date, play_label
 
-    return "" if plays is None else plays_html(plays)
+    if plays is None:
+        return ""
+    today_ = as_of_date(as_of)
+    if plays.empty:
+        note = empty or "No play recorded for this account."
+        return f'<h2>{html.escape(title)}</h2><p class="hx-empty">{html.escape(note)}</p>'
+    df = plays.copy()
+    df["_open"] = ~df["status"].isin(OPEN)
+    df = df.sort_values(["_open", "due_date", "created_at"], kind="stable", na_position="last")
+    rows = []
+    for r in df.to_dict("records"):
+        due = r["due_date"]
+        overdue = r["status"] in OPEN and isinstance(due, dt.date) and due < today_
+        status = html.escape(str(r["status"]).replace("_", " "))
+        if overdue:
+            status += f' <b style="color:#d62728">overdue {(today_ - due).days} d</b>'
+        cells = [
+            html.escape(play_label(str(r["play"]))),
+            html.escape(str(r["owner"])),
+            status,
+            *(html.escape(str(r[c] or "")) for c in ("due_date", "created_at", "closed_at", "notes")),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("Play", "Owner", "Status", "Due", "Created", "Closed", "Notes"))
+    n_open = int(plays["status"].isin(OPEN).sum())
+    return (
+        f"<h2>{html.escape(title)}</h2><p>{n_open:,} open of {len(plays):,}</p>"
+        f'<table class="hx"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
 
 
 def _num(value: Any, digits: int = 0) -> str:

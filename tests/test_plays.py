@@ -19,9 +19,9 @@ from heatmap_lib.plays import (
     open_plays,
     play_counts,
     play_hover_text,
-    plays_html,
     suggestions,
 )
+from heatmap_lib.xray_view import plays_section
 
 D = dt.date
 
@@ -226,9 +226,9 @@ def test_open_plays_overdue_and_counts() -> None:
 def test_plays_html_escapes_customer_text() -> None:
     payload = "<img src=x onerror=alert(1)>"
     plays = _plays([{"account_id": "A1", "play": payload, "status": "open", "owner": payload, "notes": payload}])
-    page = plays_html(plays, as_of=D(2026, 1, 2))
+    page = plays_section(plays, as_of=D(2026, 1, 2))
     assert "<img" not in page and page.count("&lt;img src=x onerror=alert(1)&gt;") == 3
-    assert "No play recorded" in plays_html(plays.iloc[0:0])
+    assert "No play recorded" in plays_section(plays.iloc[0:0])
 
 
 def test_rules_file_of_the_repo_loads_and_bad_rules_are_named(tmp_path: Path) -> None:
