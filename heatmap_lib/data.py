@@ -121,6 +121,7 @@ class Dataset:
     _distinct: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
     _closer: Any = field(default=None, repr=False)
     _views: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis expression (URL sources)
+    _tables: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis table (files), built once
     _fingerprint: str | None = field(default=None, repr=False)
     engine: str = "duckdb"  # the Ibis backend's name: "duckdb", "postgres", "pyspark", ...
 
@@ -144,11 +145,14 @@ class Dataset:
         """An Ibis expression for one table (`accounts`, `contacts`, ..., or the derived `invitation_facts`).
 
         For a URL source each is a typed projection of the engine's own table (and `invitation_facts` a join),
-        so it stays in the engine; for files it is the DuckDB table the load built.
+        so it stays in the engine; for files it is the DuckDB table the load built. Kept per name: building one
+        reads the table's schema from the engine (about 2 ms, paid on every filter change otherwise).
         """
         if name in self._views:
             return self._views[name]
-        return self.ibis.table(name)
+        if name not in self._tables:
+            self._tables[name] = self.ibis.table(name)
+        return self._tables[name]
 
     def distinct_values(self, table: str, column: str) -> tuple[str, ...]:
         """The distinct non-empty values of a column as text, sorted (cached: filter panels ask often)."""

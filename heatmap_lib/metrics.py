@@ -409,6 +409,32 @@ class LiveTables:
     move_counts: dict[str, int] | None = None  # = waves.move_counts(movement)
 
 
+def _shape(key: Any) -> tuple[Any, list[str]]:
+    """A query key's shape (None when it has none) and its filter values in order (see `LiveSummary._fetch`)."""
+    if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], FilterSet)):
+        return None, []
+    fs = key[1]
+    items = sorted(fs.criteria.items())
+    values = [str(v) for _, vals in items for v in vals]
+    return (key[0], tuple((k, len(vals)) for k, vals in items), fs.start, fs.end), values
+
+
+def _template(sql: str, values: list[str]) -> str | None:
+    """`sql` with each filter value's literal replaced by a positional parameter, or None when that is not safe.
+
+    Safe means each value is distinct and its quoted literal occurs exactly once in the SQL, so the parameters
+    stand for the filter values and nothing else; otherwise the shape is not shared and each filter set compiles.
+    """
+    if len(set(values)) != len(values):
+        return None
+    literals = ["'" + v.replace("'", "''") + "'" for v in values]
+    if any(sql.count(lit) != 1 for lit in literals):  # a value inside another's literal occurs twice: refused
+        return None
+    for i, lit in enumerate(literals, start=1):
+        sql = sql.replace(lit, f"${i}")
+    return sql
+
+
 class LiveSummary:
     """`heatmap_tables` (and `waves.compare_waves` for one wave), fast enough to run on every filter change.
 
@@ -435,14 +461,22 @@ class LiveSummary:
         self._columns = {c: self.accounts[c].array for c in self.accounts.columns}  # taken from by position
         self._positions = pd.Index(self.accounts["account_id"].astype(str).to_numpy(dtype=object))
         self._sql: dict[Any, str] = {}
+        self._templates: dict[Any, str | None] = {}  # filter-set shape -> SQL with the values as $1, $2, ...
         self._scopes: dict[FilterSet, Scope] = {}
         self._wave_orders: dict[FilterSet, list[str]] = {}
 
-    def forget(self) -> None:
-        """Drop the compiled queries, scopes and wave orders kept so far (the accounts stay)."""
+    def forget(self, *, shapes: bool = True, wave_orders: bool = True) -> None:
+        """Drop the compiled queries, scopes and wave orders kept so far (the accounts stay).
+
+        `shapes=False` keeps the parameterised SQL per filter-set shape and `wave_orders=False` the wave order per
+        non-wave filters: what a filter set new to the session then costs (benchmarks/bench_redraw.py).
+        """
         self._sql.clear()
         self._scopes.clear()
-        self._wave_orders.clear()
+        if shapes:
+            self._templates.clear()
+        if wave_orders:
+            self._wave_orders.clear()
 
     def scope(self, filters: FilterLike) -> Scope:
         """`filters.scope(dataset, filters)`, kept per filter set (a Scope is immutable, the dataset unchanging).
@@ -460,18 +494,31 @@ class LiveSummary:
 
     # -- engine ---------------------------------------------------------------------------------------------------
     def _fetch(self, key: Any, build: Any) -> pd.DataFrame:
-        """Run the expression `build()` makes (the SQL compiled once per `key`), as pandas."""
+        """Run the expression `build()` makes (the SQL compiled once per `key`), as pandas.
+
+        A key `(kind, FilterSet)` also shares its SQL with every filter set of the same shape (the same criteria,
+        each with as many values, and the same dates): the filter values become bound parameters, so a filter
+        set's first use compiles nothing when one of its shape ran before (`_template`).
+        """
         con = getattr(self.dataset, "con", None)
         if con is None:  # another engine: through Ibis
             return build().to_pandas()
         sql = self._sql.get(key)
-        if sql is None:
-            import ibis
+        if sql is not None:
+            return con.execute(sql).df()
+        shape, values = _shape(key)
+        template = self._templates.get(shape) if shape is not None else None
+        if template is not None:
+            return con.execute(template, values).df()
+        import ibis
 
-            sql = str(ibis.to_sql(build(), dialect="duckdb"))
-            if len(self._sql) >= self.SQL_CACHE:
-                self._sql.clear()
-            self._sql[key] = sql
+        sql = str(ibis.to_sql(build(), dialect="duckdb"))
+        if len(self._sql) >= self.SQL_CACHE:
+            self._sql.clear()
+            self._templates.clear()
+        self._sql[key] = sql
+        if shape is not None:
+            self._templates[shape] = _template(sql, values)
         return con.execute(sql).df()
 
     def _rows(self, ids: Any) -> np.ndarray:

@@ -322,3 +322,25 @@ def test_texts_for_large_counts_missing_values_and_outside_the_scale() -> None:
     assert chart_module._thousands([1234.5, 1235.5]).tolist() == ["1,234", "1,236"]
     frame = pd.DataFrame({"nps": [250.0, 10.0], "nps_low": [-300.0, 0.4], "nps_high": [0.0, 20.0]})
     assert chart_module._nps_texts(frame).tolist() == ["250 (\u2212300 to 0)", "10 (0 to 20)"]
+
+
+def test_a_new_filter_set_of_a_known_shape_rebinds_the_sql_and_gives_its_own_figures(builder, tmp_path) -> None:
+    """The second region's query reuses the first's SQL with its own value bound; quotes never reach the SQL."""
+    b = builder
+    regions = ["West", "O'Brien's ' OR '1'='1", "East"]
+    for i, region in enumerate(regions):
+        b.account(f"A{i}", 1000 * (i + 1), name=f"Acc {i}", region=region)
+        b.scores(f"A{i}", "decision_maker", [10 - 4 * i] * (i + 2), wave="2026-Q3")
+    ds = b.load(tmp_path / "data")
+    live = LiveSummary(ds)
+    for region in regions:
+        sc = _scope(ds, {"region": [region]})
+        got = live.tables(sc)
+        summary, blind = heatmap_tables(ds, scoped=sc)
+        pd.testing.assert_frame_equal(got.summary, summary)
+        pd.testing.assert_frame_equal(got.blind_spots, blind)
+        assert got.summary["region"].tolist() == [region]
+    # one compile for the shape {region: 1 value}; the others were bound to it
+    compiled = [k for k in live._sql if k[0] == "tables"]
+    assert len(compiled) == 1 and len([s for s in live._templates.values() if s]) == 1
+    assert "$1" in next(s for s in live._templates.values() if s)
