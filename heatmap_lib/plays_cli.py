@@ -21,7 +21,7 @@ def add_plays_command(
         "plays",
         help="the actions store: record and list plays, import/export CSV, suggestions, the learning loop",
         description="Plays per account, kept in <workspace>/plays.sqlite (never in the source data). The "
-        f"workspace is --workspace, else ${'HEATMAP_WORKSPACE'}, else ./workspace.",
+        "workspace is --workspace, else $HEATMAP_WORKSPACE, else ./workspace.",
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
