@@ -6,7 +6,7 @@ import csv
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"bad-input corpus: {len(results)} inputs tried; {refused} refused with a clear error, {accepted} accepted "
         f"and shown correctly, {wrong} otherwise (see test-artifacts/bad-inputs.json)"
     )
+
+
+# Debian's chromium, driven by Playwright (never a downloaded browser): every browser test shares one per module.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Debian chromium for the module's tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import html
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ from heatmap_lib import batch, report
 from heatmap_lib.demo import write_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 
 PAYLOADS = (
     "<img src=x onerror=alert({n})>",  # an element with an event handler
@@ -304,16 +303,6 @@ def test_xray_links_reach_the_pages_of_ids_that_need_quoting(runs: dict[str, Pat
 
 # --------------------------------------------------------------------------------------------------------------
 # in a browser: no dialog opens
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield b
-        b.close()
 
 
 HOVER_BUBBLES = """() => {

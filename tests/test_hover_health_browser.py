@@ -6,13 +6,13 @@ Uses Debian's /usr/bin/chromium through Playwright, as test_snapshot_browser.py 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from test_snapshot_browser import ARGS, CHROMIUM, Page
+from conftest import CHROMIUM
+from test_snapshot_browser import Page
 
 import heatmap_lib as hm
 from heatmap_lib import report
@@ -66,15 +66,6 @@ def page_of(snap: report.Snapshot, path: Path) -> Path:
     nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"text/html": html})]
     path.write_text(report.notebook_to_html(nb, title=snap.title), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 def test_snapshot_usage_lines_match_the_live_chart_and_show_on_hover(browser: Any, demo: hm.Dataset, tmp_path) -> None:

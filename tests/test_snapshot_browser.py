@@ -8,25 +8,15 @@ shadow DOM: Playwright locators pierce it; counts are read from the page's Bokeh
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import CHROMIUM
 from test_batch import HOSTILE_MANAGER, HOSTILE_NAME, HOSTILE_SCRIPT, NOTEBOOK, hostile_builder
 
 from heatmap_lib import batch
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,
@@ -68,15 +58,6 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = batch.run(batch.load_spec(spec), progress=False)
     assert result.exit_status == 0, [s.error for s in result.failed]
     return result.folder
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 class Page:

@@ -8,13 +8,13 @@ spec's `parameters:`. Counts are read from the page's Bokeh document, as in test
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from test_snapshot_browser import ARGS, CHROMIUM, Page
+from conftest import CHROMIUM
+from test_snapshot_browser import Page
 from test_waves import two_waves
 
 import heatmap_lib as hm
@@ -98,15 +98,6 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     manifest = json.loads((result.folder / "manifest.json").read_text())
     (segment,) = manifest["segments"]
     return result.folder / segment["files"]["html"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 def test_the_movement_layer_toggles_in_the_snapshot(browser: Any, report_page: Path) -> None:
