@@ -55,11 +55,14 @@ class PlayForm:
         self.message = w.HTML()
         self.listing = w.HTML()
         self._suggested_by = ""
+        self._button_play: dict[str, str] = {}  # each "Adopt" button's play, to drop it once that play is open
         self._enable(False)
 
     # -- showing an account ----------------------------------------------------------------------------------
     def show(self, account_id: str, account_name: str = "", suggested: pd.DataFrame | None = None) -> None:
         """Point the form at an account: its name, its suggested plays (one click adopts) and its plays."""
+        if str(account_id) != self.account_id:
+            self.message.value = ""  # what the form said was about another account
         self.account_id = str(account_id)
         name = html.escape(account_name or self.account_id)
         self.title.value = f"<b>Plays for {name}</b> <small>({html.escape(self.account_id)})</small>"
@@ -73,9 +76,9 @@ class PlayForm:
                 layout=w.Layout(width="auto"),
             )
             b.on_click(self._adopter(str(r["play"]), str(r.get("rule") or "")))
+            self._button_play[b.model_id] = str(r["play"])
             buttons.append(b)
         self.suggested.children = [w.HTML("<i>Suggested:</i>&nbsp;"), *buttons] if buttons else []
-        self.message.value = ""
         self._enable(True)
         self._refresh_list()
 
@@ -111,10 +114,21 @@ class PlayForm:
         if self.account_id is None:
             self._say("Select an account first.", error=True)
             return None
+        play = self.play.value.strip()
+        same = self.store.frame([self.account_id], status=OPEN)
+        same = same[same["play"] == play]
+        if len(same):  # a second open copy of one play is a double click, not a plan: refuse it
+            r = same.iloc[0]
+            self._say(
+                f"{play_label(play)} is already open for this account ({r['play_id']}, {r['owner']}, due "
+                f"{r['due_date']}): update that one below rather than recording it twice.",
+                error=True,
+            )
+            return None
         try:
             pid = self.store.add(
                 self.account_id,
-                self.play.value.strip(),
+                play,
                 self.owner.value.strip(),
                 due=self.due.value,
                 notes=self.notes.value,
@@ -123,8 +137,10 @@ class PlayForm:
         except HeatmapError as exc:
             self._say(str(exc), error=True)
             return None
-        self._say(f"Recorded {play_label(self.play.value.strip())} ({pid}).")
+        self._say(f"Recorded {play_label(play)} ({pid}).")
         self.play.value, self.notes.value, self._suggested_by = "", "", ""
+        buttons = [b for b in self.suggested.children[1:] if self._button_play.get(b.model_id) != play]
+        self.suggested.children = [self.suggested.children[0], *buttons] if buttons else []
         self._refresh_list()
         if self.on_change:
             self.on_change(self.account_id)

@@ -26,14 +26,23 @@ LEADERS = ("decision_maker", "influencer")
 MAX_TAGS = 20_000  # above this many accounts, the account box accepts free text instead of a fixed list
 
 
+MULTI_HINT = "Ctrl-click (⌘-click on a Mac) or Shift-click picks several; nothing picked means all."
+
+
 def _multi(description: str, options: list[tuple[str, str]] | list[str], rows: int = 4) -> w.SelectMultiple:
+    """A multi-select list with its label above it, in full (a fixed-width label beside it cut long names off)."""
     return w.SelectMultiple(
         options=options,
         description=description,
         rows=min(max(len(options), 2), rows),
-        layout=w.Layout(width="260px"),
-        style={"description_width": "110px"},
+        layout=w.Layout(width="220px", flex_flow="column", align_items="flex-start"),
+        style={"description_width": "initial"},
     )
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """'1 account', '2 accounts', '1,200 accounts' (`nouns` for an irregular plural)."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
 
 
 class FilterPanel:
@@ -45,6 +54,7 @@ class FilterPanel:
         self._callbacks: list[Callable[[FilterSet], None]] = []
         self._suspended = 0
         self._pending = False
+        self._picking = False  # the saved-set list is being set by code, not picked by the user
         values = dataset.distinct_values
         self.accounts = w.TagsInput(
             value=[],
@@ -61,23 +71,29 @@ class FilterPanel:
         self.contacts = w.TagsInput(value=[], allow_duplicates=False, placeholder="contact id")
         present_roles = set(values("invitation_facts", "role"))
         self.role = _multi("Role", [(ROLE_LABELS[r], r) for r in ROLES if r in present_roles or not present_roles])
-        self.leaders_only = w.Button(description="Decision makers and influencers only", layout=w.Layout(width="260px"))
+        self.leaders_only = w.Button(description="Decision makers and influencers only", layout=w.Layout(width="auto"))
         self.questionnaire = _multi("Questionnaire", list(values("invitation_facts", "questionnaire")))
         self.by = w.ToggleButtons(options=["Waves", "Dates"], value="Waves", style={"button_width": "80px"})
         self.wave = _multi("Wave", list(values("invitation_facts", "wave")))
-        self.start = w.DatePicker(description="Start", style={"description_width": "110px"})
-        self.end = w.DatePicker(description="End", style={"description_width": "110px"})
-        self.saved = w.Dropdown(options=self._saved_names(), description="Filter set", value=None)
+        self.start = w.DatePicker(description="Start", style={"description_width": "50px"})
+        self.end = w.DatePicker(description="End", style={"description_width": "50px"})
+        self.date_message = w.HTML()  # an impossible range is said here, next to the dates
+        self.saved = w.Dropdown(
+            options=self._saved_names(), description="Filter set", value=None, style={"description_width": "initial"}
+        )
+        self.saved_message = w.HTML()  # saving and loading say what happened here, next to the saved sets
         self.name = w.Text(placeholder="name to save as", layout=w.Layout(width="180px"))
-        self.save_button = w.Button(description="Save", icon="save", layout=w.Layout(width="80px"))
-        self.load_button = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="80px"))
-        self.clear_button = w.Button(description="Clear", icon="eraser", layout=w.Layout(width="80px"))
+        self.save_button = w.Button(description="Save", icon="save", layout=w.Layout(width="auto"))
+        self.load_button = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="auto"))
+        self.clear_button = w.Button(description="Clear", icon="eraser", layout=w.Layout(width="auto"))
         self.message = w.HTML()
         self.counts = w.HTML()
         self.leaders_only.on_click(lambda _: self._set(role=list(LEADERS)))
         self.save_button.on_click(lambda _: self.save(self.name.value))
         self.load_button.on_click(lambda _: self._load_selected())
         self.clear_button.on_click(lambda _: self.clear())
+        self.saved.observe(lambda _: self._load_selected(), "value")  # picking a saved set loads it
+        self._dates = w.VBox([w.HBox([self.start, self.end]), self.date_message])
         self.by.observe(self._switch_mode, "value")
         for widget in self._value_widgets():
             widget.observe(self._changed, "value")
@@ -91,21 +107,29 @@ class FilterPanel:
 
     def layout(self) -> w.Widget:
         """The panel as one widget: account, contact and questionnaire filters, saved sets, counts."""
-        accounts = w.VBox(
-            [w.HTML("<b>Accounts</b>"), self.accounts, w.HBox(list(self.account_widgets.values()), layout=_wrap())]
-        )
+        lists = list(self.account_widgets.values())
+        accounts = w.VBox([w.HTML("<b>Accounts</b>"), self.accounts, w.HBox(lists, layout=_wrap())])
         contacts = w.VBox([w.HTML("<b>Contacts</b>"), w.HBox([self.role, w.VBox([self.leaders_only, self.contacts])])])
-        dates = w.HBox([self.start, self.end])
         questionnaires = w.VBox(
-            [w.HTML("<b>Questionnaires</b>"), w.HBox([self.questionnaire, w.VBox([self.by, self.wave, dates])])]
+            [
+                w.HTML("<b>Questionnaires</b>"),
+                w.HBox([self.questionnaire, w.VBox([self.by, self.wave, self._dates])]),
+            ]
         )
-        saved = w.HBox([self.saved, self.load_button, self.name, self.save_button, self.clear_button])
-        return w.VBox([accounts, contacts, questionnaires, saved, self.counts, self.message])
+        saved = w.VBox(
+            [
+                w.HBox([self.saved, self.load_button, self.name, self.save_button, self.clear_button]),
+                self.saved_message,
+            ]
+        )
+        hint = w.HTML(f"<small><i>{html.escape(MULTI_HINT)}</i></small>")
+        return w.VBox([accounts, contacts, questionnaires, hint, saved, self.counts, self.message])
 
     def _switch_mode(self, *_: Any) -> None:
         dates = self.by.value == "Dates"
         self.wave.layout.display = "none" if dates else None
-        self.start.layout.display = self.end.layout.display = None if dates else "none"
+        self._dates.layout.display = None if dates else "none"
+        self.date_message.value = ""
         with self.hold():
             if dates:
                 self.wave.value = ()
@@ -173,9 +197,24 @@ class FilterPanel:
         self._notify()
 
     def _notify(self) -> None:
-        fs = self.filters
+        problem = self._date_problem()
+        self.date_message.value = _error_html(problem) if problem else ""
+        if problem:  # the chart keeps showing the last valid filters until the range makes sense
+            return
+        try:
+            fs = self.filters
+        except HeatmapError as exc:
+            self.say(str(exc), error=True)
+            return
         for callback in self._callbacks:
             callback(fs)
+
+    def _date_problem(self) -> str | None:
+        """Why the start/end dates cannot be used, in words (None when they can)."""
+        start, end = self.start.value, self.end.value
+        if self.by.value == "Dates" and start and end and start > end:
+            return f"The end date ({end:%d %b %Y}) is before the start date ({start:%d %b %Y}): pick a later end."
+        return None
 
     # -- saved filter sets ---------------------------------------------------------------------------------------
     def _saved_names(self) -> list[str]:
@@ -184,18 +223,24 @@ class FilterPanel:
     def save(self, name: str) -> None:
         """Save the current filters under `name` in the library."""
         if not self.library:
-            self.say("No filter-set folder configured; pass library= to save.", error=True)
+            self._saved_say("No filter-set folder configured; pass library= to save.", error=True)
             return
         try:
             path = self.library.save(self.filters, name=name.strip())
         except HeatmapError as exc:
-            self.say(str(exc), error=True)
+            self._saved_say(str(exc), error=True)
             return
-        self.saved.options = self._saved_names()
-        self.say(f"Saved filter set {html.escape(path.stem)}.")
+        with self.hold():  # listing the new name must not load it again
+            self.saved.options = self._saved_names()
+            self._picking = True
+            try:
+                self.saved.value = path.stem
+            finally:
+                self._picking = False
+        self._saved_say(f"Saved filter set {path.stem}.")
 
     def _load_selected(self) -> None:
-        if self.saved.value:
+        if self.saved.value and not self._picking:
             self.load(self.saved.value)
 
     def load(self, name: str) -> None:
@@ -205,23 +250,48 @@ class FilterPanel:
         try:
             fs = self.library.load(name)
             self.set_filters(fs)
+            if self.saved.value != name and name in self.saved.options:
+                self._picking = True
+                try:
+                    self.saved.value = name
+                finally:
+                    self._picking = False
         except HeatmapError as exc:
-            self.say(str(exc), error=True)
+            self._saved_say(f"Filter set {name} not loaded: {exc}", error=True)
             return
-        self.say(f"Loaded filter set {html.escape(name)}: {html.escape(fs.describe())}.")
+        self._saved_say(f"Loaded filter set {name}: {fs.describe()}.")
 
     def clear(self) -> None:
         """Clear every filter (all data)."""
-        self.saved.value = None
+        self._picking = True
+        try:
+            self.saved.value = None
+        finally:
+            self._picking = False
+        self.saved_message.value = ""
         self.set_filters(FilterSet())
 
     def say(self, message: str, error: bool = False) -> None:
-        """Show a short message under the panel (already escaped HTML)."""
-        colour = "#b00020" if error else "#333"
-        self.message.value = f'<span style="color:{colour}">{message if not error else html.escape(message)}</span>'
+        """Show a short message under the panel (already escaped HTML; an error is plain text and escaped here)."""
+        self.message.value = _error_html(message) if error else f'<span style="color:#333">{message}</span>'
+
+    def _saved_say(self, text: str, error: bool = False) -> None:
+        """Say what saving or loading a filter set did, next to the saved-set widgets (plain text)."""
+        self.saved_message.value = (
+            _error_html(text) if error else f'<span style="color:#1b5e20">{html.escape(text)}</span>'
+        )
+
+
+def _error_html(text: str) -> str:
+    """An error in words, in red, escaped."""
+    return f'<span style="color:#b00020">⚠ {html.escape(text)}</span>'
 
 
 _INVITATION = ("role", "questionnaire", "wave")
+# Where a clicked account's X-Ray opens: "side", its own JupyterLab area split to the right of the notebook (the
+# chart stays in view at any width); "beside", next to the chart in the cell's output (wraps below on a narrow
+# page; for front ends other than JupyterLab).
+XRAY_AREAS = ("side", "beside")
 
 
 def _wrap() -> w.Layout:
@@ -272,8 +342,14 @@ class Dashboard:
         extra_hover: Any = None,
         workspace: str | Path | None = None,
         play_rules: Any = True,
+        xray_area: str = "beside",
     ) -> None:
         from .chart import bubble_chart, hover_lines
+
+        if xray_area not in XRAY_AREAS:
+            raise HeatmapError(f"xray_area must be one of {', '.join(XRAY_AREAS)}, not {xray_area!r}")
+        self.xray_area = xray_area
+        self._sidecar: Any = None
         from .metrics import LiveSummary, quadrant_guides
         from .table import account_table, not_surveyed_table
 
@@ -293,11 +369,12 @@ class Dashboard:
         self.on_select = on_select
         self.last_refresh_s = 0.0
         waves = self.live.wave_order(self.live.scope(FilterSet()))  # = wave_order(dataset), kept for the panel
+        # "" (not None) stands for the default, so the dropdown shows it: a None value shows an empty box
         self.compare_to = w.Dropdown(
-            options=[("the wave before", None), *((v, v) for v in waves)],
-            value=compare_to if compare_to in waves else None,
+            options=[("the wave before (default)", ""), *((v, v) for v in waves)],
+            value=compare_to if compare_to in waves else "",
             description="Compare to",
-            style={"description_width": "110px"},
+            style={"description_width": "initial"},
         )
         self.show_trails = w.Checkbox(value=True, description="Trails", indent=False, layout=w.Layout(width="90px"))
         self.movers_only = w.Checkbox(
@@ -321,6 +398,33 @@ class Dashboard:
         self.blind_table = not_surveyed_table(self.blind_spots)
         self.xray_output = w.HTML()
         self.xray_account: str | None = None
+        self.xray_close = w.Button(description="Close", icon="times", layout=w.Layout(width="90px"))
+        self.xray_close.on_click(lambda _: self.close_xray())
+        fixed = w.Layout(flex="0 0 auto")  # the panel scrolls; its parts keep their height
+        header = w.HBox(
+            [w.HTML("<b>Account X-Ray</b>"), self.xray_close],
+            layout=w.Layout(justify_content="space-between", flex="0 0 auto"),
+        )
+        self.xray_output.layout = fixed
+        xray_parts: list[w.Widget] = [header, self.xray_output]
+        if self.play_form is not None:
+            form = self.play_form.widget()
+            form.layout.flex = "0 0 auto"
+            xray_parts.append(form)
+        # hidden until an account is picked; in its own area it fills it, beside the chart it scrolls on its own
+        look = (
+            {"width": "100%", "padding": "4px 8px"}
+            if xray_area == "side"
+            else {
+                "width": "540px",
+                "max_height": "900px",
+                "overflow": "auto",
+                "border": "1px solid #dddddd",
+                "padding": "4px 8px",
+                "margin": "0 0 0 12px",
+            }
+        )
+        self.xray_panel = w.VBox(xray_parts, layout=w.Layout(display="none", **look))
         self.chart.source.selected.on_change("indices", self._selected_bubble)
         self.table.source.selected.on_change("indices", self._selected_row)
         self.panel.on_change(lambda fs: self.refresh(fs))
@@ -333,6 +437,11 @@ class Dashboard:
     def filters(self) -> FilterSet:
         """The filter set the dashboard shows now."""
         return self.panel.filters
+
+    @property
+    def compared_wave(self) -> str | None:
+        """The wave picked in "Compare to" (None: the wave before the one selected)."""
+        return self.compare_to.value or None
 
     def _plays_hover(self) -> Mapping[str, pd.Series] | None:
         """The "Open plays" hover line per account, from the store (None without a workspace)."""
@@ -356,6 +465,8 @@ class Dashboard:
             movement=self.movement,
             extra_hover=self.extra_hover,
         )
+        if self.xray_account is not None:  # its plays and suggested plays follow the store at once
+            self._show_xray(self.xray_account)
 
     def _usage_hover(self) -> pd.DataFrame | None:
         """Each account's usage hover lines, from one health table (None without usage events)."""
@@ -389,7 +500,7 @@ class Dashboard:
         else:  # the one wave in scope compared with the chosen wave, or a note saying why not
             try:
                 order = self.live.wave_order(sc)
-                wave, compare_to = resolve_waves(self.dataset, named[0], self.compare_to.value, scoped=sc, order=order)
+                wave, compare_to = resolve_waves(self.dataset, named[0], self.compared_wave, scoped=sc, order=order)
             except HeatmapError as exc:
                 note = f"<i>{html.escape(str(exc))}</i>"
             else:
@@ -448,33 +559,83 @@ class Dashboard:
         self._render()
         update_not_surveyed(self.blind_table, self.blind_spots)
         self._show_counts()
+        if self.xray_account is not None:  # the open X-Ray follows the filters
+            self._show_xray(self.xray_account)
         self.last_refresh_s = time.perf_counter() - start
 
     def _show_counts(self) -> None:
         # a contact belongs to one account, so per-account counts add up to the scope's totals
         s = self.summary
+
+        def count(n: int, noun: str) -> str:
+            return plural(n, noun).replace(f"{n:,}", f"<b>{n:,}</b>", 1)
+
         self.panel.counts.value = (
-            f"<b>{len(s) + len(self.blind_spots):,}</b> accounts in scope, <b>{len(s):,}</b> surveyed; "
-            f"<b>{int(s['contacts_invited'].sum()):,}</b> contacts invited; "
-            f"<b>{int(s['invitations'].sum()):,}</b> invitations, <b>{int(s['responses'].sum()):,}</b> responses"
+            f"{count(len(s) + len(self.blind_spots), 'account')} in scope, <b>{len(s):,}</b> surveyed; "
+            f"{count(int(s['contacts_invited'].sum()), 'contact')} invited; "
+            f"{count(int(s['invitations'].sum()), 'invitation')}, {count(int(s['responses'].sum()), 'response')}"
         )
 
     def _selected_bubble(self, attr: str, old: list[int], new: list[int]) -> None:
-        if new:
-            self.open_xray(str(self.chart.source.data["account_id"][new[0]]))
+        if not new:
+            return
+        top = self.top_bubble(new)
+        if len(new) > 1:  # keep only the bubble the click was meant for selected (this calls back once more)
+            self.chart.source.selected.indices = [top]
+            return
+        account_id = str(self.chart.source.data["account_id"][top])
+        if account_id != self.xray_account:
+            self.open_xray(account_id)
+
+    def top_bubble(self, indices: list[int]) -> int:
+        """Of the bubbles under a click, the one drawn on top.
+
+        Bands are drawn green, yellow, red, gray (so gray lies over red over the rest), and within a band rows go
+        largest first, so the later row is the smaller bubble on top.
+        """
+        from .chart import BANDS
+
+        rank = {band: i for i, band in enumerate(BANDS)}
+        bands = self.chart.source.data["band"]
+        return max(indices, key=lambda i: (rank.get(str(bands[i]), -1), i))
 
     def _selected_row(self, attr: str, old: list[int], new: list[int]) -> None:
         if new:
             self.open_xray(str(self.table.source.data["account_id"][new[0]]))
 
-    def open_xray(self, account_id: str) -> None:
-        """Show the account's X-Ray under the dashboard (what a click on a bubble or a table row does)."""
-        from .xray import xray
-        from .xray_view import CSS, xray_fragment
+    def close_xray(self) -> None:
+        """Close the X-Ray panel (and its JupyterLab area) and clear the chart's selection."""
+        self.xray_account = None
+        self.xray_panel.layout.display = "none"
+        self.xray_output.value = ""
+        if self._sidecar is not None:
+            self._sidecar.close()
+            self._sidecar = None
+        self.chart.source.selected.indices = []
 
+    def _side_area(self) -> None:
+        """Open the X-Ray's own JupyterLab area, split to the right of the notebook, once (xray_area="side")."""
+        if self.xray_area != "side" or self._sidecar is not None:
+            return
+        from sidecar import Sidecar
+
+        self._sidecar = Sidecar(title="Account X-Ray", anchor="split-right")
+        self._sidecar.append_display_data(self.xray_panel)
+
+    def open_xray(self, account_id: str) -> None:
+        """Show the account's X-Ray beside the chart (what a click on a bubble or a table row does)."""
         self.xray_account = account_id
         if self.on_select:
             self.on_select(account_id)
+        self._show_xray(account_id)
+
+    def _show_xray(self, account_id: str) -> None:
+        """Compute and show the X-Ray of `account_id` for the panel's filters, with its play form."""
+        from .xray import xray
+        from .xray_view import CSS, xray_fragment
+
+        self.xray_panel.layout.display = None
+        self._side_area()
         try:
             t = self.thresholds
             x = xray(
@@ -483,13 +644,13 @@ class Dashboard:
                 self.panel.filters,
                 red_below=t["red_below"],
                 green_above=t["green_above"],
-                compare_to=self.compare_to.value,
+                compare_to=self.compared_wave,
                 renewal_weights=self.renewal_weights,
                 plays=None if self.play_form is None else self.play_form.store,
                 play_rules=None if self.play_form is None else self.play_rules,
             )
         except HeatmapError as exc:
-            self.panel.say(str(exc), error=True)
+            self.xray_output.value = _error_html(f"No X-Ray for account {account_id}: {exc}")
             return
         self.xray_output.value = f"<style>{CSS}</style>{xray_fragment(x)}"
         if self.play_form is not None:
@@ -501,7 +662,7 @@ class Dashboard:
         from jupyter_bokeh import BokehModel
 
         bokeh = BokehModel(column(self.chart.figure, self.table.table, self.blind_table.table))
-        hint = w.HTML("<i>Click a bubble or a table row to open that account's X-Ray below.</i>")
+        hint = w.HTML("<i>Click a bubble or a table row to open that account's X-Ray beside the chart.</i>")
         movement = w.VBox(
             [
                 w.HTML("<b>Wave over wave</b>"),
@@ -509,10 +670,12 @@ class Dashboard:
                 self.movement_note,
             ]
         )
-        parts = [self.panel.layout(), movement, bokeh, hint, self.xray_output]
-        if self.play_form is not None:
-            parts.append(self.play_form.widget())
-        return w.VBox(parts)
+        if self.xray_area == "side":  # the X-Ray opens in its own JupyterLab area (see `_side_area`)
+            return w.VBox([self.panel.layout(), movement, hint, bokeh])
+        body = w.HBox(
+            [w.VBox([hint, bokeh]), self.xray_panel], layout=w.Layout(flex_flow="row wrap", align_items="flex-start")
+        )
+        return w.VBox([self.panel.layout(), movement, body])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -538,12 +701,13 @@ def live_dashboard(
     extra_hover: Any = None,
     workspace: str | Path | None = None,
     play_rules: Any = True,
+    xray_area: str = "side",
 ) -> Dashboard:
     """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied.
 
     `wave` selects that wave in the panel (so the chart shows trails since `compare_to`, default the wave before).
     `extra_hover` adds hover lines per account (`chart.hover_lines`) after the usage health lines; `workspace`
-    adds the plays (see `Dashboard`).
+    adds the plays (see `Dashboard`); `xray_area` says where a clicked account's X-Ray opens (`XRAY_AREAS`).
     """
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
@@ -566,6 +730,7 @@ def live_dashboard(
         extra_hover=extra_hover,
         workspace=workspace,
         play_rules=play_rules,
+        xray_area=xray_area,
     )
 
 

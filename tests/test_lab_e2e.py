@@ -40,6 +40,22 @@ COUNT_BUBBLES = """() => {
 }"""
 
 
+# Where the first bubble is drawn, in CSS pixels from the canvas's top left: its data position mapped through the
+# plot's scales (Bokeh's view of the figure), so a click lands on it whatever the layout.
+BUBBLE_POINT = """() => {
+  const plot = window.Bokeh.index.query_one((v) => v.frame != null && v.renderer_views != null);
+  if (!plot) return null;
+  for (const rv of plot.renderer_views.values()) {
+    const src = rv.model.data_source;
+    if (!src) continue;
+    const col = (name) => (src.data.get ? src.data.get(name) : src.data[name]);
+    if (!col("account_id") || !col("size") || !col("account_id").length) continue;
+    return [plot.frame.x_scale.compute(col("x")[0]), plot.frame.y_scale.compute(col("contacts_invited")[0])];
+  }
+  return null;
+}"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,13 +114,42 @@ def lab(tmp_path):
 
 
 def _run_all(page, base: str, token: str, notebook: str) -> None:
+    """Open the notebook and run every cell, until every code cell has run once (waiting on the page, not a clock)."""
     page.goto(f"{base}/lab/tree/notebooks/{notebook}?token={token}")
     page.locator(".jp-Notebook:visible").first.wait_for(timeout=60_000)
-    # wait for the kernel to be idle before "run all" (DESIGN.md section 11)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
-    time.sleep(1)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+    # Lab asks which kernel ("Select Kernel") when its list of kernels came late; accepting its default (Python 3)
+    # starts a new kernel, which forgets a run queued before. On a loaded machine "Run All" can also be taken
+    # before the session is wired up and do nothing. So: run all, and run again until every code cell has run.
+    accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
+    for attempt in range(4):
+        idle.wait_for(timeout=120_000)
+        if accept.count():
+            accept.first.click()
+            accept.first.wait_for(state="detached", timeout=30_000)
+            continue
+        try:
+            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=30_000)
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=30_000)
+            page.wait_for_function(f"({CELLS_STATE})() !== 'unrun'", timeout=20_000)
+            page.wait_for_function(f"({CELLS_STATE})() !== 'running'", timeout=300_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"lab-run-all-{attempt}.png"), full_page=False)
+            if attempt == 3:
+                raise
+            continue
+        if page.evaluate(CELLS_STATE) == "done":
+            return
+    raise AssertionError(f"the cells of {notebook} never all ran; see test-artifacts/lab-run-all-*.png")
+
+
+# Where the notebook's code cells are: some queued or running ("[*]"), all run ("[3]"), or some not run ("[ ]").
+CELLS_STATE = """() => {
+  const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map((p) => p.textContent);
+  if (prompts.some((t) => t.includes('*'))) return 'running';
+  if (prompts.length && prompts.every((t) => /\\[\\d+\\]/.test(t))) return 'done';
+  return 'unrun';
+}"""
 
 
 def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
@@ -135,9 +180,24 @@ def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
             after = page.evaluate(COUNT_BUBBLES)
             page.locator(".bk-Figure, .bk-Canvas").first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "lab-dashboard-west.png"), full_page=False)
+            # a click on a bubble opens its X-Ray beside the chart, which stays in view
+            canvas = page.locator(".bk-Canvas").first
+            box = canvas.bounding_box()
+            point = page.evaluate(BUBBLE_POINT)
+            page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+            xray = page.get_by_text("NPS by role").first
+            xray.wait_for(timeout=30_000)
+            in_notebook = xray.evaluate("(el) => el.closest('.jp-Notebook') !== null")
+            chart_in_view = canvas.is_visible() and canvas.evaluate(
+                "(el) => { const r = el.getBoundingClientRect(); return r.top < innerHeight && r.left < innerWidth; }"
+            )
+            page.screenshot(path=str(ARTIFACTS / "lab-dashboard-xray.png"), full_page=False)
+            page.get_by_role("button", name="Close").first.click()
+            xray.wait_for(state="detached", timeout=30_000)
         finally:
             browser.close()
     assert 0 < after < before, (before, after)
+    assert not in_notebook and chart_in_view  # the X-Ray opened in its own area, beside the chart
     assert not [e for e in errors if "bokeh" in e.lower() or "require" in e.lower()], errors
 
 

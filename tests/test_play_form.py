@@ -55,3 +55,23 @@ def test_bad_play_shows_the_error_and_writes_nothing(tmp_path: Path) -> None:
     form.play.value = ""
     assert form.record() is None
     assert "column play: empty" in form.message.value and len(PlayStore(tmp_path)) == 0
+
+
+def test_adopting_a_suggestion_twice_is_refused_and_the_suggestion_goes(tmp_path: Path) -> None:
+    form = PlayForm(tmp_path, owner="Dana")
+    suggested = pd.DataFrame(
+        [{"play": "executive_sponsor", "rule": "revenue at risk", "why": "w", "open_already": False}]
+    )
+    form.show("A1", "Acme", suggested)
+    adopt = [b for b in form.suggested.children if getattr(b, "description", "").startswith("Adopt")]
+    adopt[0].click()
+    assert len(PlayStore(tmp_path)) == 1
+    assert form.suggested.children == ()  # the adopted suggestion is no longer offered
+    assert form.adopt("executive_sponsor", "revenue at risk") is None  # a second adoption: refused
+    assert "already open for this account" in form.message.value and len(PlayStore(tmp_path)) == 1
+    form.play.value = "executive_sponsor"  # typed by hand: refused all the same
+    assert form.record() is None and len(PlayStore(tmp_path)) == 1
+    form.pick.value = form.pick.options[0][1]
+    form.status.value = "done"
+    form.update_button.click()
+    assert form.adopt("executive_sponsor") is not None and len(PlayStore(tmp_path)) == 2  # closed: may start again

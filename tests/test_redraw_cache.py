@@ -208,7 +208,7 @@ def test_the_compared_wave_and_thresholds_change_the_trails(demo: hm.Dataset) ->
     dash.refresh()
     strict = compare_waves(demo, "2026-Q3", "2025-Q4", q3, red_below=0.0, green_above=40.0)
     _assert_same_view(dash.movement, strict)
-    dash.compare_to.value = None  # the wave before ...
+    dash.compare_to.value = ""  # the wave before ...
     dash.panel.wave.value = (dash.panel.wave.options[0],)  # ... of the first wave: nothing to compare with
     assert dash.movement is None and "no wave was sent before" in dash.movement_note.value
 

@@ -117,3 +117,83 @@ def test_widget_builds_one_ipywidget(dash):
     import ipywidgets as w
 
     assert isinstance(dash.widget(), w.VBox)
+
+
+def test_an_end_before_the_start_is_said_next_to_the_dates_and_changes_nothing(dash, demo):
+    shown = list(dash.chart.source.data["account_id"])
+    calls = []
+    dash.panel.on_change(calls.append)
+    dash.panel.by.value = "Dates"
+    calls.clear()
+    dash.panel.start.value = dt.date(2026, 6, 30)
+    assert calls == [hm.FilterSet(start="2026-06-30")]
+    dash.panel.end.value = dt.date(2026, 4, 1)
+    assert "end date (01 Apr 2026) is before the start date (30 Jun 2026)" in dash.panel.date_message.value
+    assert len(calls) == 1  # the impossible range never reached the chart
+    dash.panel.end.value = dt.date(2026, 7, 31)
+    assert dash.panel.date_message.value == ""
+    assert calls[-1] == hm.FilterSet(start="2026-06-30", end="2026-07-31")
+    assert list(dash.chart.source.data["account_id"]) != shown or len(shown) == 0
+
+
+def test_a_saved_set_loads_when_picked_and_a_broken_file_is_said_next_to_it(dash, demo):
+    dash.panel.account_widgets["region"].value = ("EMEA",)
+    dash.panel.save("emea")
+    assert dash.panel.saved.value == "emea" and "Saved filter set emea" in dash.panel.saved_message.value
+    dash.panel.clear()
+    assert dash.filters.is_empty and dash.panel.saved.value is None
+    dash.panel.saved.value = "emea"  # picking it is enough: no Load click
+    assert dash.filters.criteria == {"region": ("EMEA",)}
+    _assert_shows(dash, demo, hm.FilterSet(region=["EMEA"]))
+    broken = dash.panel.library.folder / "broken.yaml"
+    broken.write_text("region: [West\nrole: {", encoding="utf-8")
+    dash.panel.saved.options = dash.panel.library.names()
+    dash.panel.saved.value = "broken"
+    message = dash.panel.saved_message.value
+    assert "Filter set broken not loaded" in message and "broken.yaml" in message and "⚠" in message
+    assert dash.filters.criteria == {"region": ("EMEA",)}  # the last good filters stay
+
+
+def test_counts_say_one_account_not_one_accounts(dash, demo):
+    one = str(dash.summary["account_name"].iloc[0])
+    dash.panel.accounts.value = [one]
+    counts = dash.panel.counts.value
+    assert "<b>1</b> account in scope" in counts and "1</b> accounts" not in counts
+    dash.panel.accounts.value = []
+    assert "accounts in scope" in dash.panel.counts.value
+
+
+def test_compare_to_shows_its_default(dash):
+    label = dict((v, k) for k, v in dash.compare_to.options)[dash.compare_to.value]
+    assert label == "the wave before (default)" and dash.compared_wave is None
+
+
+def test_the_xray_opens_beside_the_chart_follows_the_filters_and_closes(demo):
+    dash = Dashboard(demo)
+    assert dash.xray_panel.layout.display == "none"
+    account = str(dash.chart.source.data["account_id"][0])
+    dash.open_xray(account)
+    assert dash.xray_panel.layout.display is None and "<h2>NPS by role" in dash.xray_output.value
+    before = dash.xray_output.value
+    dash.panel.role.value = ("decision_maker",)  # the open X-Ray is recomputed for the new scope
+    assert dash.xray_account == account and dash.xray_output.value != before
+    body = dash.widget().children[-1]
+    assert dash.xray_panel in body.children  # beside the chart, in the same row
+    dash.xray_close.click()
+    assert dash.xray_panel.layout.display == "none" and dash.xray_account is None
+
+
+def test_a_click_on_overlapping_bubbles_opens_the_one_drawn_on_top(demo):
+    dash = Dashboard(demo)
+    bands = list(dash.chart.source.data["band"])
+    big_green = bands.index("green")  # rows go largest first: an early green row is a big bubble
+    small_gray = len(bands) - 1 - bands[::-1].index("gray") if "gray" in bands else None
+    small_red = len(bands) - 1 - bands[::-1].index("red")
+    top = small_gray if small_gray is not None else small_red
+    dash.chart.source.selected.indices = [big_green, top]  # what Bokeh reports for a click on both
+    assert dash.xray_account == dash.chart.source.data["account_id"][top]
+    assert dash.chart.source.selected.indices == [top]
+    assert dash.top_bubble([small_red, big_green]) == small_red  # red is drawn over green
+    first_red = bands.index("red")
+    if first_red != small_red:
+        assert dash.top_bubble([first_red, small_red]) == small_red  # the smaller of two reds lies on top
