@@ -192,7 +192,9 @@ class MapReport:
             lines.append(f"  waves ({self.wave_source}): {waves}")
         if self.unmatched_titles:
             n = sum(c for _, c in self.unmatched_titles)
-            lines.append(f"  {len(self.unmatched_titles)} job titles ({n:,} contacts) matched no title rule:")
+            lines.append(
+                f"  job titles that matched no title rule ({len(self.unmatched_titles)} titles, {n:,} contacts):"
+            )
             lines += [f"    {n:>6,}  {t if t is not None else '(no title)'}" for t, n in self.unmatched_titles]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -431,7 +433,9 @@ def _check_strptime(fmt: str, where: str, fail: Any) -> None:
 # staging the sources: `src_<name>` holds `_rec` (the record number, header rows counted) and the columns as text
 
 
-def _stage_source(con: duckdb.DuckDBPyConnection, src: SourceSpec, wanted: list[str], mapping: Path) -> dict[str, str]:
+def _stage_source(
+    con: duckdb.DuckDBPyConnection, src: SourceSpec, wanted: dict[str, str], mapping: Path
+) -> dict[str, str]:
     """Stage the source columns a mapping uses; return each `from` name -> its staged column."""
     table = _q(f"src_{src.name}")
     if src.kind == "jsonl":
@@ -464,14 +468,14 @@ def _stage_source(con: duckdb.DuckDBPyConnection, src: SourceSpec, wanted: list[
         header = [r[0] for r in con.execute(f"DESCRIBE {_q('file_' + src.name)}").fetchall() if r[0] != "_rec"]
     else:
         header = _stage_xlsx(con, src)
-    resolved = {w: _resolve_column(w, header, src, mapping) for w in wanted}
+    resolved = {w: _resolve_column(w, header, src, f"{mapping.name}: {where}") for w, where in wanted.items()}
     names = list(dict.fromkeys(resolved.values()))
     cols = {w: f"c{names.index(resolved[w])}" for w in wanted}
     select = ", ".join(f"NULLIF(TRIM(CAST({_q(n)} AS VARCHAR)), '') AS c{i}" for i, n in enumerate(names))
     try:
         con.execute(
             f"CREATE TEMP TABLE {table} AS SELECT _rec{', ' + select if select else ''} "
-            f"FROM {_q('file_' + src.name)} WHERE _rec > {src.header_rows}"
+            f"FROM {_q('file_' + src.name)} WHERE _rec > {0 if src.kind == 'parquet' else src.header_rows}"
         )
     except duckdb.Error as exc:
         raise DataError(f"{src.label}: cannot be read as {src.kind} ({str(exc).splitlines()[0]})") from exc
@@ -536,7 +540,7 @@ def _stage_xlsx(con: duckdb.DuckDBPyConnection, src: SourceSpec) -> list[str]:
     return header
 
 
-def _resolve_column(name: str, header: list[str], src: SourceSpec, mapping: Path) -> str:
+def _resolve_column(name: str, header: list[str], src: SourceSpec, where: str) -> str:
     if name in header:
         return name
     folded = {_norm_header(h): h for h in header}
@@ -547,7 +551,7 @@ def _resolve_column(name: str, header: list[str], src: SourceSpec, mapping: Path
     near = difflib.get_close_matches(name, header, n=1, cutoff=0.6)
     hint = f"; is {near[0]!r} meant?" if near else ""
     shown = ", ".join(header[:40]) + (", ..." if len(header) > 40 else "")
-    raise MappingError(f"{mapping.name}: source column {name!r} is not in {src.label} (columns: {shown}){hint}")
+    raise MappingError(f"{where}: source column {name!r} is not in {src.label} (columns: {shown}){hint}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -608,6 +612,7 @@ def _quarter(ts: str, kind: str, start: int) -> str:
     return f"('FY' || CAST({year} AS VARCHAR) || '-Q' || quarter({shifted}))"
 
 
+_FIRST_AT = re.compile(r"first at (?:row|line) (\d+)")
 _DOMAIN_OF_SITE = r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([^/:?#\s@]+)"
 
 
@@ -643,12 +648,14 @@ def map_to_folder(spec: MappingSpec, folder: Path) -> MapReport:
     report = MapReport(str(spec.path))
     con = duckdb.connect()
     try:
-        wanted: dict[str, list[str]] = {name: [] for name in spec.sources}
+        wanted: dict[str, dict[str, str]] = {name: {} for name in spec.sources}  # column -> its key path
         for t in spec.tables.values():
             for col in t.columns:
-                for ref in (col.source, col.when):
+                for ref, key in ((col.source, "from"), (col.when, "when")):
                     if ref is not None and ref not in wanted[t.source]:
-                        wanted[t.source].append(ref)
+                        wanted[t.source][ref] = (
+                            col.where if col.source == ref and key == "from" else col.where + ".when"
+                        )
         staged = {}
         for name, src in spec.sources.items():
             if any(t.source == name for t in spec.tables.values()):
@@ -776,9 +783,7 @@ class _Locator:
         for p in problems:
             if p.table in self.spec.tables and p.row is not None:
                 refs.setdefault(p.table, set()).add(p.row)
-                m = re.search(r"first at (?:row|line) (\d+)$", p.rule)
-                if m:
-                    refs[p.table].add(int(m.group(1)))
+                refs[p.table].update(int(n) for n in _FIRST_AT.findall(p.rule))
         recs = {t: self.records(t, rows) for t, rows in refs.items()}
         out = []
         for p in problems:
@@ -790,18 +795,26 @@ class _Locator:
             if p.row is None:
                 out.append(replace(p, file=f"{self.spec.path.name} (tables.{p.table})"))
                 continue
-            labels = {c.name: c.label for c in table.columns}
-            column = labels.get(p.column or "", p.column)
-            rule = p.rule
-            m = re.search(r"first at (?:row|line) (\d+)$", rule)
-            if m and int(m.group(1)) in recs[p.table]:
-                first = self.line(src, recs[p.table][int(m.group(1))])
-                rule = rule[: m.start()] + f"first at {src.row_label} {first}"
+            col = next((c for c in table.columns if c.name == p.column), None)
+            rule = self.source_rule(p.rule, table, recs[p.table])
+            if col is not None and col.formats and rule.startswith(("must be a date (", "must be a date and time (")):
+                rule = f"must be a date written as {' or '.join(col.formats)} (the mapping's format)"
             record = recs[p.table].get(p.row)
             row = self.line(src, record) if record is not None else p.row
+            column = col.label if col is not None else p.column
             out.append(Problem(p.table, src.label, row, p.key, column, p.value, rule, src.row_label))
         order = {t: i for i, t in enumerate(LOAD_ORDER)}
         return sorted(out, key=lambda p: (order.get(p.table, 99), p.row or 0))
+
+    def source_rule(self, rule: str, table: TableSpec, recs: dict[int, int]) -> str:
+        """A rule text whose "first at row N" (a mapped row) names the source line instead."""
+        src = self.spec.sources[table.source]
+
+        def at(m: re.Match[str]) -> str:
+            rec = recs.get(int(m.group(1)))
+            return m.group(0) if rec is None else f"first at {src.row_label} {self.line(src, rec)}"
+
+        return re.sub(r"first at (?:row|line) (\d+)", at, rule)
 
     def rewrite_quarantine(self, folder: Path) -> None:
         """Point the quarantine files (problems.csv, <table>.rejected.csv) at the source files and lines."""
@@ -834,13 +847,16 @@ class _Locator:
             src = self.spec.sources[table.source]
             with path.open(newline="", encoding="utf-8") as fh:
                 lines = list(csv.reader(fh))
-            recs = self.records(name, {int(r[0]) for r in lines[1:] if r and r[0]})
+            wanted = {int(r[0]) for r in lines[1:] if r and r[0]}
+            wanted |= {int(n) for r in lines[1:] if len(r) > 1 for n in _FIRST_AT.findall(r[1])}
+            recs = self.records(name, wanted)
             with path.open("w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(["source_file", f"source_{src.row_label}", *lines[0][1:]])
                 for r in lines[1:]:
                     rec = recs.get(int(r[0])) if r and r[0] else None
-                    writer.writerow([src.label, "" if rec is None else self.line(src, rec), *r[1:]])
+                    reasons = self.source_rule(r[1], table, recs) if len(r) > 1 else ""
+                    writer.writerow([src.label, "" if rec is None else self.line(src, rec), reasons, *r[2:]])
 
 
 def map_dataset(
@@ -883,7 +899,7 @@ def map_dataset(
     if report.unmatched_titles:
         n = sum(c for _, c in report.unmatched_titles)
         ds.notes += (
-            f"{len(report.unmatched_titles)} job titles ({n} contacts) matched no title rule and were given the role "
+            f"job titles that matched no title rule ({len(report.unmatched_titles)} titles, {n} contacts) got the role "
             f"{spec.title_rules.default} (heatmap import lists them)",
         )
     return ds, report
