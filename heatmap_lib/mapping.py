@@ -28,9 +28,10 @@ import duckdb
 from .data import Dataset, OnError, Problem, _csv_encoding, _csv_lines, _lit, _message, _norm_header, _q
 from .exceptions import DataError, ValidationError
 from .schema import LOAD_ORDER, TABLES
-from .titles import TitleRules, load_title_rules, parse_title_rules, unmatched_sql
+from .titles import TitleRules, load_title_rules, parse_title_rules
 
 MAPPING_SUFFIXES = (".yaml", ".yml")
+HIDDEN = ("_rec", "_title")  # columns a mapped table carries for the report and problem messages only
 SourceKind = Literal["csv", "xlsx", "parquet", "jsonl"]
 _KINDS: dict[str, SourceKind] = {
     ".csv": "csv",
@@ -558,8 +559,11 @@ def _resolve_column(name: str, header: list[str], src: SourceSpec, where: str) -
 # one SELECT per table
 
 
-def _expr(col: ColumnSpec, cols: dict[str, str], rules: TitleRules, kind: str) -> str:
-    """SQL for one mapped column as text; a value a step cannot convert is kept as written, so validation quotes it."""
+def _expr(col: ColumnSpec, cols: dict[str, str], kind: str) -> str:
+    """SQL for one mapped column as text; a value a step cannot convert is kept as written, so validation quotes it.
+
+    A role from job titles is the title here: `_select` joins it to the roles of the distinct titles.
+    """
     if col.value is not None:
         return _lit(col.value)
     x = f"s.{cols[col.source or '']}"
@@ -588,8 +592,6 @@ def _expr(col: ColumnSpec, cols: dict[str, str], rules: TitleRules, kind: str) -
             return _quarter(ts, col.quarter, col.fiscal_year_start)
         out = "%Y-%m-%d %H:%M:%S" if kind == "timestamp" else "%Y-%m-%d"
         x = f"COALESCE(strftime({ts}, {_lit(out)}), {x})"
-    if col.titles:
-        x = rules.role_sql(x)
     return x
 
 
@@ -621,7 +623,11 @@ def _select(spec: MappingSpec, table: TableSpec, cols: dict[str, str]) -> str:
     select = ["s._rec AS _rec"]
     joins = []
     for i, col in enumerate(table.columns):
-        x = _expr(col, cols, spec.title_rules, contract.get(col.name, "text"))
+        x = _expr(col, cols, contract.get(col.name, "text"))
+        if col.titles:  # the rules run once per distinct title (`_classify_titles`), not once per row
+            joins.append(f"LEFT JOIN {_q('roles_' + table.name)} r{i} ON r{i}.title = {x}")
+            select.append(f"{x} AS _title")
+            x = f"COALESCE(r{i}.role, {_lit(spec.title_rules.default)})"
         if col.email_domain:
             site = f"lower(a.{_q(col.email_domain)})"
             joins.append(
@@ -642,9 +648,12 @@ def _select(spec: MappingSpec, table: TableSpec, cols: dict[str, str]) -> str:
 
 
 def map_to_folder(spec: MappingSpec, folder: Path) -> MapReport:
-    """Run a mapping: write each table as `<table>.parquet` (all text) and its source records under `.provenance/`."""
+    """Run a mapping: write each table as `<table>.parquet`, all text, with the source record of each row in `_rec`.
+
+    `_rec` (and `_title`, a role's job title) ride along as extra columns, so each table is written in one pass;
+    `map_dataset` drops them once the dataset is loaded.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ".provenance").mkdir(exist_ok=True)
     report = MapReport(str(spec.path))
     con = duckdb.connect()
     try:
@@ -673,45 +682,40 @@ def map_to_folder(spec: MappingSpec, folder: Path) -> MapReport:
                             f"of the mapped accounts table ({', '.join(names)})"
                         )
             src = spec.sources[table.source]
-            con.execute(f"CREATE TEMP TABLE {_q('m_' + name)} AS {_select(spec, table, staged[table.source])}")
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (_rec) FROM {_q('m_' + name)}) TO "
-                f"{_lit(str(folder / (name + '.parquet')))} (FORMAT parquet)"
-            )
-            con.execute(
-                f"COPY (SELECT _rec FROM {_q('m_' + name)}) TO "
-                f"{_lit(str(folder / '.provenance' / (name + '.parquet')))} (FORMAT parquet)"
-            )
+            for col in table.columns:
+                if col.titles:
+                    title = _expr(col, staged[table.source], "text")
+                    con.execute(
+                        f"CREATE TEMP TABLE {_q('roles_' + name)} AS SELECT title, "
+                        f"{spec.title_rules.match_sql('title')} AS role FROM (SELECT DISTINCT {title} AS title "
+                        f"FROM {_q('src_' + table.source)} s WHERE {title} IS NOT NULL)"
+                    )
+            target = _lit(str(folder / f"{name}.parquet"))
+            select = _select(spec, table, staged[table.source])
+            con.execute(f"COPY ({select}) TO {target} (FORMAT parquet, COMPRESSION uncompressed)")
+            con.execute(f"CREATE TEMP VIEW {_q('m_' + name)} AS SELECT * FROM read_parquet({target})")
             rows = int(con.execute(f"SELECT count(*) FROM {_q('m_' + name)}").fetchall()[0][0])
             source_rows = int(con.execute(f"SELECT count(*) FROM {_q('src_' + table.source)}").fetchall()[0][0])
             entry: dict[str, Any] = {"table": name, "source": src.label, "source_rows": source_rows, "rows": rows}
             if table.one_row_per:
                 entry |= {"one_row_per": table.one_row_per, "merged": source_rows - rows}
             report.tables.append(entry)
-            _report_columns(con, spec, table, staged[table.source], report)
+            _report_columns(con, table, report)
     finally:
         con.close()
     return report
 
 
-def _report_columns(
-    con: duckdb.DuckDBPyConnection, spec: MappingSpec, table: TableSpec, cols: dict[str, str], report: MapReport
-) -> None:
+def _report_columns(con: duckdb.DuckDBPyConnection, table: TableSpec, report: MapReport) -> None:
     """Add the unmatched titles, derived waves and e-mail domain notes of one mapped table to the report."""
     relation = _q("m_" + table.name)
     for col in table.columns:
-        if col.titles:
-            title = _expr(replace(col, titles=False), cols, spec.title_rules, "text")
-            sql = unmatched_sql(spec.title_rules, f"{_q('src_' + table.source)} s", title)
-            if table.one_row_per:  # count each contact once, as the contacts table does
-                key = next(c for c in table.columns if c.name == table.one_row_per)
-                keyx = _expr(key, cols, spec.title_rules, "text")
-                sql = (
-                    f"SELECT title, count(*) AS n FROM (SELECT DISTINCT ON ({keyx}) {keyx} AS k, {title} AS title "
-                    f"FROM {_q('src_' + table.source)} s ORDER BY {keyx}, s._rec) "
-                    f"WHERE {spec.title_rules.match_sql('title')} IS NULL GROUP BY 1 ORDER BY n DESC, title NULLS LAST"
-                )
-            report.unmatched_titles += [(t, int(n)) for t, n in con.execute(sql).fetchall()]
+        if col.titles:  # counted per mapped row: each contact once when repeats were merged
+            found = con.execute(
+                f"SELECT m._title, count(*) AS n FROM {relation} m LEFT JOIN {_q('roles_' + table.name)} r "
+                "ON r.title = m._title WHERE r.role IS NULL GROUP BY 1 ORDER BY n DESC, 1 NULLS LAST"
+            ).fetchall()
+            report.unmatched_titles += [(t, int(n)) for t, n in found]
         if table.name == "invitations" and col.name == "wave" and col.value is None:
             how = (
                 f"{col.quarter} quarters of {col.source}"
@@ -741,7 +745,7 @@ def _report_columns(
 
 @dataclass
 class _Locator:
-    """Turns a row of a mapped Parquet table back into its source file, line and column."""
+    """Turns a row of a mapped table back into its source file, line and column (its `_rec`)."""
 
     spec: MappingSpec
     folder: Path
@@ -751,11 +755,11 @@ class _Locator:
         """The source record of each mapped row (1-based)."""
         if not rows:
             return {}
-        prov = self.folder / ".provenance" / f"{table}.parquet"
+        mapped = self.folder / f"{table}.parquet"
         con = duckdb.connect()
         try:
             found = con.execute(
-                f"SELECT file_row_number + 1, _rec FROM read_parquet({_lit(str(prov))}, file_row_number=true) "
+                f"SELECT file_row_number + 1, _rec FROM read_parquet({_lit(str(mapped))}, file_row_number=true) "
                 "WHERE file_row_number + 1 IN (SELECT unnest(?::BIGINT[]))",
                 [sorted(rows)],
             ).fetchall()
@@ -852,11 +856,13 @@ class _Locator:
             recs = self.records(name, wanted)
             with path.open("w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
-                writer.writerow(["source_file", f"source_{src.row_label}", *lines[0][1:]])
+                keep = [i for i, name in enumerate(lines[0]) if i > 1 and name not in HIDDEN]
+                writer.writerow(["source_file", f"source_{src.row_label}", "reasons", *(lines[0][i] for i in keep)])
                 for r in lines[1:]:
                     rec = recs.get(int(r[0])) if r and r[0] else None
                     reasons = self.source_rule(r[1], table, recs) if len(r) > 1 else ""
-                    writer.writerow([src.label, "" if rec is None else self.line(src, rec), reasons, *r[2:]])
+                    line = "" if rec is None else self.line(src, rec)
+                    writer.writerow([src.label, line, reasons, *(r[i] for i in keep if i < len(r))])
 
 
 def map_dataset(
@@ -893,6 +899,13 @@ def map_dataset(
             report.quarantine = str(qdir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    assert ds.con is not None
+    for name in ds.present:
+        have = {r[0] for r in ds.con.execute(f"DESCRIBE {_q(name)}").fetchall()}
+        for col in HIDDEN:
+            if col in have:
+                ds.con.execute(f"ALTER TABLE {_q(name)} DROP COLUMN {col}")
+    ds.account_columns = tuple(c for c in ds.account_columns if c not in HIDDEN)
     ds.path = str(spec.path)
     ds._files = spec.files
     ds.notes = tuple(ds.notes) + tuple(report.notes)

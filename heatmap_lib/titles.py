@@ -135,13 +135,5 @@ def classify_titles(titles: Iterable[str | None], rules: TitleRules | None = Non
     return out
 
 
-def unmatched_sql(rules: TitleRules, relation: str, title: str) -> str:
-    """SQL listing the titles of `relation` that no rule matches, with their counts (most frequent first)."""
-    return (
-        f"SELECT {title} AS title, count(*) AS n FROM {relation} WHERE {rules.match_sql(title)} IS NULL "
-        "GROUP BY 1 ORDER BY n DESC, title NULLS LAST"
-    )
-
-
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
