@@ -931,24 +931,29 @@ def import_dataset(
     quarantine_dir: str | Path | None = None,
 ) -> MapReport:
     """`heatmap import`: write the mapped, validated dataset as Parquet into `out`, with `import_report.json`."""
-    out = Path(out)
     ds, report = map_dataset(mapping, on_error=on_error, quarantine_dir=quarantine_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in TABLES:
-            target = out / f"{name}.parquet"
-            stale = out / f"{name}.csv"
-            if stale.exists():
-                raise DataError(f"{out}: holds {stale.name}; import into an empty folder (a table stored twice)")
-            if name not in ds.present:
-                target.unlink(missing_ok=True)
-                continue
-            assert ds.con is not None
-            tmp = target.with_name(target.name + ".tmp")
-            ds.con.execute(f"COPY {_q(name)} TO {_lit(str(tmp))} (FORMAT parquet)")
-            tmp.replace(target)
-        report.tables = [t | {"loaded": ds.rows.get(t["table"], 0)} for t in report.tables]
-        (out / "import_report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+        write_dataset(ds, report, out)
     finally:
         ds.close()
     return report
+
+
+def write_dataset(ds: Dataset, report: MapReport, out: str | Path) -> None:
+    """Write a mapped dataset's tables as `<table>.parquet` and the report as `import_report.json` into `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    assert ds.con is not None
+    for name in TABLES:
+        target = out / f"{name}.parquet"
+        stale = out / f"{name}.csv"
+        if stale.exists():
+            raise DataError(f"{out}: holds {stale.name}; import into an empty folder (a table stored twice)")
+        if name not in ds.present:
+            target.unlink(missing_ok=True)
+            continue
+        tmp = target.with_name(target.name + ".tmp")
+        ds.con.execute(f"COPY {_q(name)} TO {_lit(str(tmp))} (FORMAT parquet)")
+        tmp.replace(target)
+    report.tables = [t | {"loaded": ds.rows.get(t["table"], 0)} for t in report.tables]
+    (out / "import_report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
