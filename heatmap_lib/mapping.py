@@ -332,6 +332,8 @@ def _table(name: str, raw: object, sources: dict[str, SourceSpec], fail: Any) ->
     one = raw.get("one_row_per")
     if one is not None and one not in names:
         raise fail(f"{where}.one_row_per", f"{one!r} is not one of this table's columns ({', '.join(names)})")
+    if one is not None and any(c.name == one and (c.titles or c.email_domain) for c in columns):
+        raise fail(f"{where}.one_row_per", f"{one!r} is a role or an account found by e-mail domain, not a key")
     return TableSpec(name, str(source), columns, None if one is None else str(one))
 
 
@@ -637,13 +639,14 @@ def _select(spec: MappingSpec, table: TableSpec, cols: dict[str, str]) -> str:
             )
             x = f"(CASE WHEN j{i}.n = 1 THEN j{i}.account_id ELSE {x} END)"
         select.append(f"{x} AS {_q(col.name)}")
-    sql = f"SELECT {', '.join(select)} FROM {_q('src_' + table.source)} s {' '.join(joins)}"
+    src = _q("src_" + table.source)
+    sql = f"SELECT {', '.join(select)} FROM {src} s {' '.join(joins)}"
     if table.one_row_per:
-        key = _q(table.one_row_per)
-        sql = (
-            f"SELECT * EXCLUDE (_first) FROM (SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY _rec) "
-            f"AS _first FROM ({sql})) WHERE _first = 1 OR {key} IS NULL ORDER BY _rec"
-        )
+        # the first source row of each key: found on the key alone, so the other columns (titles, joins) are
+        # computed for the kept rows only
+        key = next(c for c in table.columns if c.name == table.one_row_per)
+        kx = _expr(key, cols, contract.get(key.name, "text"))
+        sql += f" WHERE s._rec IN (SELECT min(s._rec) FROM {src} s GROUP BY {kx}) OR {kx} IS NULL ORDER BY s._rec"
     return sql
 
 
