@@ -598,8 +598,12 @@ def _expr(col: ColumnSpec, cols: dict[str, str], kind: str) -> str:
 
 
 def _parse_ts(x: str, formats: tuple[str, ...]) -> str:
-    if formats == ("iso",):
-        return f"COALESCE(TRY_CAST({x} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', TRY_CAST({x} AS TIMESTAMP))"
+    if formats == ("iso",):  # an explicit offset (or Z) is turned to UTC; a time without one is kept as written
+        offset = _lit(r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$")
+        return (
+            f"(CASE WHEN regexp_matches({x}, {offset}) THEN TRY_CAST({x} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' "
+            f"ELSE TRY_CAST({x} AS TIMESTAMP) END)"
+        )
     if formats in (("epoch",), ("epoch_ms",)):
         scale = "" if formats == ("epoch",) else " / 1000"
         return f"(to_timestamp(TRY_CAST({x} AS DOUBLE){scale}) AT TIME ZONE 'UTC')"

@@ -241,6 +241,7 @@ def test_date_formats_calendar_quarters_and_parquet_sources(tmp_path):
             "Name": ["Alpha", "Beta"],
             "ARR": ["1.000", "2500"],
             "Renews": pd.array([1798675200, None], dtype="Int64"),
+            "Since": ["2021-03-01T23:30:00-02:00", "2022-05-04 23:30:00"],
         }
     ).to_parquet(tmp_path / "crm.parquet")
     (tmp_path / "survey.csv").write_text(
@@ -264,6 +265,7 @@ tables:
       value: ARR
       renewal_date: {from: Renews, format: epoch}
       tier: {value: Gold}
+      customer_since: {from: Since, format: iso}
   contacts:
     source: survey
     columns: {contact_id: Who, account_id: Account, role: {value: Decision Maker}}
@@ -297,10 +299,12 @@ tables:
         ("r2", "2026-Q2", "2026-04-01", None, None),
         ("r3", "2026-Q1", "2026-03-31", "2026-03-31", 6),
     ]
-    acc = ds.con.sql("SELECT account_id, value, renewal_date, tier FROM accounts ORDER BY 1").fetchall()
-    assert [(a, v, str(d) if d else None, t) for a, v, d, t in acc] == [
-        ("A1", 1.0, "2026-12-31", "Gold"),  # "1.000" is one, not a thousand: no locale guessing without `number`
-        ("A2", 2500.0, None, "Gold"),
+    acc = ds.con.sql("SELECT account_id, value, renewal_date, tier, customer_since FROM accounts ORDER BY 1")
+    assert [(a, v, str(d) if d else None, t, str(c)) for a, v, d, t, c in acc.fetchall()] == [
+        # "1.000" is one, not a thousand: no locale guessing without `number`; an ISO time with an offset is
+        # taken to UTC (the next day), one without is kept as written whatever the machine's time zone
+        ("A1", 1.0, "2026-12-31", "Gold", "2021-03-02"),
+        ("A2", 2500.0, None, "Gold", "2022-05-04"),
     ]
     assert set(ds.con.sql("SELECT role FROM contacts").fetchall()) == {("decision_maker",)}
 
