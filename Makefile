@@ -49,6 +49,7 @@ bench: install ## run the benchmarks (prints figures; slow)
 	$(BIN)/python benchmarks/bench_renewal.py
 	$(BIN)/python benchmarks/bench_health.py
 	$(BIN)/python benchmarks/bench_engines.py
+	$(BIN)/python benchmarks/bench_mapping.py
 
 clean: ## remove generated data and outputs (keeps .venv)
 	rm -rf data outputs/* .pytest_cache

@@ -55,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "data",
-        help="dataset: folder of CSV/Parquet files, .xlsx workbook, .duckdb file, or a connection URL "
-        "(postgres://..., spark://...; see docs/engines.md)",
+        help="dataset: folder of CSV/Parquet files, .xlsx workbook, .duckdb file, a mapping file (.yaml, see "
+        "docs/mapping.md), or a connection URL (postgres://..., spark://...; see docs/engines.md)",
     )
     p.add_argument("--report", type=Path, help="also write every problem to this .csv, .xlsx or .json file")
     _add_load_options(p)
@@ -103,6 +103,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--filters", help="filter-set file (.yaml or .json)")
     p.add_argument("--all", action="store_true", help="every account of both waves, not only the movers")
     p.add_argument("--out", type=Path, required=True, help="output file: .csv, .xlsx or .json")
+    _add_load_options(p)
+
+    p = sub.add_parser(
+        "import",
+        help="map survey-tool, CRM and analytics exports onto the contract (a mapping file)",
+        description="Map the exports a mapping file names (see params/mappings/ and docs/mapping.md), validate "
+        "them, and write the dataset as Parquet with import_report.json (rows per table, unmatched job titles, "
+        "derived waves). Problems are named at their source file, line and column.",
+    )
+    p.add_argument("mapping", type=Path, help="mapping file (.yaml)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the mapped dataset into")
     _add_load_options(p)
 
     from .batch import add_run_command
@@ -184,6 +195,17 @@ def _write_problems(problems: list, path: Path) -> None:
     from .export import write_table
 
     write_table(pd.DataFrame([p.as_dict() for p in problems]), path, sheet="problems")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Map exports onto the contract through a mapping file and write the dataset as Parquet with a report."""
+    from .mapping import import_dataset
+
+    start = time.perf_counter()
+    report = import_dataset(args.mapping, args.out, on_error=args.on_error, quarantine_dir=args.quarantine_dir)
+    print(report)
+    _say(f"mapped dataset written to {args.out} in {time.perf_counter() - start:.1f}s (report: import_report.json)")
+    return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -280,6 +302,7 @@ def cmd_plays(args: argparse.Namespace) -> int:
 COMMANDS = {
     "demo": cmd_demo,
     "validate": cmd_validate,
+    "import": cmd_import,
     "summary": cmd_summary,
     "export": cmd_export,
     "run": cmd_run,

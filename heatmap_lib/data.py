@@ -857,8 +857,12 @@ def load(
     """
     if on_error not in ("raise", "quarantine"):
         raise ValueError(f"on_error must be 'raise' or 'quarantine', not {on_error!r}")
-    from . import engines
+    from . import engines, mapping
 
+    if mapping.is_mapping(path):  # a mapping file: survey-tool, CRM and analytics exports mapped onto the contract
+        return mapping.load_mapped(
+            path, on_error=on_error, quarantine_dir=quarantine_dir, database=database, memory_limit=memory_limit
+        )
     if engines.is_url(path) and str(path).strip().lower().startswith("duckdb://"):
         path = engines.parse_url(str(path)).options["path"]  # a DuckDB file: the file loader, quarantine and all
     if engines.is_source(path):

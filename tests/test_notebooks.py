@@ -83,3 +83,19 @@ def test_plays_notebook_shows_suggestions_open_plays_and_effects(demo_dir, tmp_p
     assert f"{int(plays['status'].isin(['open', 'in_progress']).sum()):,} open" in html
     assert "What the plays did" in html and "Plays not measured, and why" in html
     assert html.count("data-root-id") >= 3  # one effects chart per metric: NPS, response rate, renewal risk
+
+
+def test_import_notebook_maps_the_sample_exports_and_draws_the_first_heat_map(tmp_path):
+    nb = execute("import_your_data", tmp_path, out=str(tmp_path / "mine"))
+    html = outputs(nb, "text/html")
+    assert "contacts: 10 rows from 15 rows of qualtrics_responses.csv" in html
+    assert "Wizard of Lightbulb Moments" in html and "2026-Q3" in html
+    assert "Stark Industries, Inc." in html and "cdn.bokeh.org" not in html
+    assert sorted(p.name for p in (tmp_path / "mine").glob("*.parquet")) == [
+        "accounts.parquet",
+        "contacts.parquet",
+        "invitations.parquet",
+        "usage_events.parquet",
+    ]
+    other = execute("import_your_data", tmp_path, mapping_file=str(ROOT / "params/mappings/surveymonkey_hubspot.yaml"))
+    assert "FY2027-Q4" in outputs(other, "text/html")
