@@ -1466,9 +1466,9 @@ def _run_segments(
     on_segment: Callable[[SegmentResult], None] | None,
 ) -> RunResult:
     """Run `todo` (all of `segments`, or what a resume runs again), then write the index and the manifest."""
-    from tqdm import tqdm
-
     from . import report
+    from .progress import Progress
+    from .progress import progress as progress_output
 
     ctx = _Context(spec=spec, folder=folder, notebook=nb, data_name=_data_name(spec.data), fresh_kernels=fresh)
     ctx.xray_pages = set(XRAY_PARAMETERS) <= set(declared_parameters(spec.notebook))
@@ -1494,7 +1494,7 @@ def _run_segments(
     in_main = threading.current_thread() is threading.main_thread()
     previous_term = signal.getsignal(signal.SIGTERM) if in_main else None
     previous_int = signal.getsignal(signal.SIGINT) if in_main else None
-    bar = None
+    bar: Progress | None = None
     threads: list[threading.Thread] = []
     reader = None  # a read-only view of the data, opened only if a notebook records no headline figures
     try:
@@ -1505,7 +1505,7 @@ def _run_segments(
         if in_main:
             signal.signal(signal.SIGTERM, _on_sigterm)
         desc = f"heatmap run {run_id}" + (" (resumed)" if resume_record is not None else "")
-        bar = tqdm(total=len(todo), desc=desc, unit="segment", file=sys.stderr, disable=not progress)
+        bar = progress_output(len(todo), desc, unit="segment", enabled=progress)
         queued: queue.Queue = queue.Queue()
         done: queue.Queue = queue.Queue()
         for seg in todo:
@@ -1536,8 +1536,7 @@ def _run_segments(
                     red_below=spec.parameters.get("red_below"),
                     green_above=spec.parameters.get("green_above"),
                 ).as_dict()
-            bar.update(1)
-            bar.set_postfix_str(f"{sum(s.status == 'failed' for s in segments)} failed")
+            bar.step(f"{seg.value}: {seg.status}; {sum(s.status == 'failed' for s in segments)} failed")
             if on_segment is not None:
                 on_segment(seg)
             save()
@@ -1648,7 +1647,11 @@ def add_run_command(subparsers: Any) -> argparse.ArgumentParser:
         help="start a new kernel for every segment (slower; by default each worker reuses its kernel, "
         "clearing its names between segments)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress output (default: a bar on a terminal, a line per segment in a log)",
+    )
     p.set_defaults(handler=cmd_run)
     return p
 

@@ -38,7 +38,7 @@ from bokeh.models.annotations import Label, Legend, LegendItem, Span  # (submodu
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
 
-from .metrics import BAND_LABELS, BANDS, Guides, Thresholds, quadrant_guides
+from .metrics import BAND_LABELS, BANDS, Guides, Thresholds, quadrant_guides, small_sample_note, small_sample_notes
 
 __all__ = [
     "BAND_COLORS",
@@ -224,29 +224,34 @@ def _counts_text(values: np.ndarray) -> np.ndarray:
     return np.array([f"{v:,}" for v in distinct.tolist()], dtype=object)[inverse]
 
 
+_NOTE_SLOTS = 2**16  # the answers behind a small-sample note, in an `_nps_texts` key (0: no note)
+
+
 def _nps_texts(frame: pd.DataFrame) -> np.ndarray:
-    """The hover's NPS line per row: "−25 (−55 to 12)", ", small sample" when flagged, "no response"."""
+    """The hover's NPS line per row: "−25 (−55 to 12)", the small-sample note when flagged, "no response"."""
     score, low, high = (frame[c].to_numpy(dtype=float) for c in ("nps", "nps_low", "nps_high"))
     if not len(score):
         return np.array([], dtype=object)
     defined = ~np.isnan(score)
     ends = np.stack([score, low, high])[:, defined]
-    if not (np.all(np.isfinite(ends)) and np.all(np.abs(ends) <= 200)):
+    if not (np.all(np.isfinite(ends)) and np.all(np.abs(ends) <= 200)) or "responses" not in frame:
         return _nps_texts_one_by_one(frame)  # not from a summary (an interval end missing, a score off the scale)
     small = frame["small_sample"].to_numpy(dtype=bool) if "small_sample" in frame else np.zeros(len(score), bool)
+    answers = np.clip(frame["responses"].fillna(0).to_numpy(dtype=np.int64), 0, _NOTE_SLOTS - 1)
     s, lo, hi = (_whole(x, -200, 200) + 200 for x in (score, low, high))  # 0..400 each: one whole-number key
-    code = ((s * 401 + lo) * 401 + hi) * 2 + small
+    code = ((s * 401 + lo) * 401 + hi) * _NOTE_SLOTS + np.where(small, answers, 0)
     return _NPS_TEXT(np.where(defined, code, -1).tolist())
 
 
 def _nps_text(code: int) -> str:
-    """The NPS hover text of a `_nps_texts` key: score, interval ends (each + 200) and the small-sample flag."""
+    """The NPS hover text of a `_nps_texts` key: score, interval ends (each + 200) and the small-sample answers."""
     if code < 0:
         return "no response"
-    small, code = code % 2, code // 2
+    answers, code = code % _NOTE_SLOTS, code // _NOTE_SLOTS
     high, code = code % 401, code // 401
     low, score = code % 401, code // 401
-    return f"{_SIGNED[score]} ({_SIGNED[low]} to {_SIGNED[high]})" + (", small sample" if small else "")
+    note = small_sample_note(answers, flagged=True)
+    return f"{_SIGNED[score]} ({_SIGNED[low]} to {_SIGNED[high]})" + (f", {note}" if note else "")
 
 
 _NPS_TEXT = TextMemo(_nps_text)
@@ -255,11 +260,12 @@ _NPS_TEXT = TextMemo(_nps_text)
 def _nps_texts_one_by_one(frame: pd.DataFrame) -> np.ndarray:
     cols = [frame[c].to_numpy(dtype=float).tolist() for c in ("nps", "nps_low", "nps_high")]
     small = frame["small_sample"].to_numpy(dtype=bool).tolist() if "small_sample" in frame else [False] * len(frame)
+    notes = small_sample_notes(frame).tolist() if "responses" in frame else ["small sample"] * len(frame)
     texts = [
         "no response"
         if score != score
-        else f"{_signed(score)} ({_signed(low)} to {_signed(high)})" + (", small sample" if flag else "")
-        for score, low, high, flag in zip(*cols, small, strict=True)
+        else f"{_signed(score)} ({_signed(low)} to {_signed(high)})" + (f", {note}" if flag and note else "")
+        for score, low, high, flag, note in zip(*cols, small, notes, strict=True)
     ]
     return np.array(texts, dtype=object)
 

@@ -69,6 +69,7 @@ def write_table(
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    df = with_sample_notes(df)
     writers = {".csv": _write_csv, ".xlsx": _write_xlsx, ".json": _write_json}
     if suffix not in writers:
         raise HeatmapError(f"{p}: unknown output type {suffix or '(none)'}; use .csv, .xlsx or .json")
@@ -84,6 +85,20 @@ def write_table(
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+def with_sample_notes(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with `nps_note` (the metrics' small-sample note) after `small_sample`, when it has an interval.
+
+    Exports show the interval, so they carry the note beside it, as the hover and the X-Ray do.
+    """
+    if not {"responses", "small_sample", "nps_low"} <= set(df.columns) or "nps_note" in df.columns:
+        return df
+    from .metrics import small_sample_notes
+
+    out = df.copy()
+    out.insert(list(df.columns).index("small_sample") + 1, "nps_note", small_sample_notes(df))
+    return out
 
 
 def _umask() -> int:

@@ -868,16 +868,25 @@ def weekly_active_users(
     by: str | None = "account_id",
     weeks: int = 12,
     as_of: DateLike | None = None,
+    partial: str = "mark",
 ) -> pd.DataFrame:
     """Distinct active users per week and group, in long format: `week` (the Monday), `group`, `active_users`.
 
-    The last `weeks` calendar weeks (Monday to Sunday) up to `as_of` (default: the latest event's date; its week
-    may be partial). `by` is `account_id` (adds `account_name`), any accounts column, or None for the whole
-    scope (group "all"). Every group active at least once in the period gets a row for every week (0 when
-    quiet); a user active in two groups counts in each. Sorted by group, then week.
+    The last `weeks` calendar weeks (Monday to Sunday) up to `as_of` (default: the latest event's date). `by` is
+    `account_id` (adds `account_name`), any accounts column, or None for the whole scope (group "all"). Every
+    group active at least once in the period gets a row for every week (0 when quiet); a user active in two
+    groups counts in each. Sorted by group, then week.
+
+    A week the data do not cover whole (the week of a mid-week `as_of` or last event, or a week before the first
+    event) is partial (`periods.period_completeness`): `partial="mark"` keeps it with `complete` False and
+    `days_covered` under 7, `partial="drop"` leaves it out. `.attrs["periods"]` lists every week of the window
+    with its completeness and `.attrs["window_note"]` says in words what was drawn.
     """
     import ibis
 
+    from .periods import check_policy, describe_window, period_completeness
+
+    policy = check_policy(partial)
     if weeks < 1:
         raise HeatmapError(f"weeks must be at least 1, not {weeks}")
     if by is not None:
@@ -912,14 +921,38 @@ def weekly_active_users(
     if by == "account_id":
         names = usage.accounts.select("account_id", "account_name").to_pandas()
         df = df.merge(names.rename(columns={"account_id": "group"}), on="group", how="left")
+    earliest, latest = _first_event(dataset), latest_event_date(dataset)
+    data_last = min(day, latest) if latest is not None else day
+    periods = period_completeness(
+        [w.date() for w in week_index],
+        [(w + 6 * _DAY).date() for w in week_index],
+        data_first=earliest if earliest is not None else data_last + _DAY,  # no event at all: no week is covered
+        data_last=data_last,
+    )
+    coverage = periods.set_index(pd.DatetimeIndex(week_index, name="week"))[["days_covered", "complete"]]
+    df = df.join(coverage, on="week")
+    if policy == "drop":
+        df = df.loc[df["complete"]].reset_index(drop=True)
     return _attrs(
         df,
         usage,
         by=by,
         weeks=weeks,
         as_of=day.isoformat(),
+        partial=policy,
+        periods=periods.assign(
+            period_start=periods["period_start"].astype(str), period_end=periods["period_end"].astype(str)
+        ).to_dict(orient="records"),
+        window_note=describe_window(periods, unit="week", policy=policy, data_last=data_last),
         **_unassigned(usage.events, first_monday, end),
     )
+
+
+def _first_event(dataset: Dataset) -> dt.date | None:
+    """The date of the earliest usage event in the dataset (cheap, as `_latest`), or None when there is none."""
+    events = _events_table(dataset)
+    first = events.occurred_at.min().to_pyarrow().as_py()
+    return None if first is None else pd.Timestamp(first).date()
 
 
 # --------------------------------------------------------------------------------------------------------------

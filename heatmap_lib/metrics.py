@@ -86,6 +86,45 @@ def _interval(p: np.ndarray, pas: np.ndarray, d: np.ndarray, z: float = Z95) -> 
     return low, high
 
 
+def small_sample_note(responses: int, small_sample: int = SMALL_SAMPLE, *, flagged: bool | None = None) -> str:
+    """The plain-words note shown with an NPS interval resting on few answers ("" with enough answers or none).
+
+    The adjusted-Wald interval adds 3/4 of a promoter and 3/4 of a detractor (and so 1.5 passives) to the
+    answers, which pulls its centre towards 0: with one promoter the NPS is 100 and the interval -48.5 to 98.5.
+    That is the method working, not a bug; this note says so wherever the interval is shown. `flagged`: the row's
+    own `small_sample` flag (computed with whatever threshold its table used), which then decides instead of
+    `small_sample`.
+
+    >>> small_sample_note(1)
+    'small sample: 1 answer, so the range is wide and pulled towards 0 (it may not contain the score)'
+    """
+    n = int(responses)
+    if n <= 0 or (not flagged if flagged is not None else n >= small_sample):  # a row's flag overrides the rule
+        return ""
+    answers = "1 answer" if n == 1 else f"{n} answers"
+    return f"small sample: {answers}, so the range is wide and pulled towards 0 (it may not contain the score)"
+
+
+def small_sample_notes(frame: pd.DataFrame) -> np.ndarray:
+    """`small_sample_note` per row of a summary-like table (object array, "" where none), by its `small_sample` flag.
+
+    Rows flagged `small_sample` (by the threshold the table was computed with) get the note for their `responses`;
+    a table without the flag is judged by `SMALL_SAMPLE`.
+    """
+    if "responses" not in frame or not len(frame):
+        return np.full(len(frame), "", dtype=object)
+    n = frame["responses"].fillna(0).to_numpy(dtype=np.int64)
+    flag = (
+        frame["small_sample"].fillna(False).to_numpy(dtype=bool)
+        if "small_sample" in frame
+        else (n > 0) & (n < SMALL_SAMPLE)
+    )
+    out = np.full(len(frame), "", dtype=object)
+    for k in np.unique(n[flag]).tolist():  # one text per distinct count
+        out[flag & (n == k)] = small_sample_note(k, flagged=True)
+    return out
+
+
 def band(nps_value: float | None, responses: int, thresholds: Thresholds = Thresholds()) -> str:
     """The account's colour: gray when silent, else red below / green above the thresholds, else yellow."""
     if responses == 0 or nps_value is None or (isinstance(nps_value, float) and math.isnan(nps_value)):

@@ -102,6 +102,11 @@ HOLDOUT_SHARE = 0.25  # the latest quarter of the renewals is held out for valid
 CV_SPLITS = 5
 C_GRID: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 BASELINE_SIGNAL = "usage_volume"  # the one-signal baseline: total events in the 28 days before
+BOOTSTRAP_RESAMPLES = 1000  # the held-out AUC intervals: paired percentile bootstrap over the held-out renewals ...
+BOOTSTRAP_SEED = 18  # ... with a fixed seed, so the same data give the same intervals
+BETTER = "better than counting events"
+WORSE = "worse than counting events"
+SAME = "not distinguishable from counting events"
 
 
 class WeightsError(HeatmapError):
@@ -1168,6 +1173,154 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float(roc_auc_score(y, p)) if len(set(y)) == 2 else None
 
 
+def _bootstrap_aucs(y: np.ndarray, scores: Sequence[np.ndarray], resamples: int, seed: int) -> np.ndarray:
+    """AUCs of each score on the same resamples of the rows (paired), one row per usable resample.
+
+    Resamples holding one class only have no AUC and are drawn again (up to twice as many draws in all).
+    """
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    out: list[np.ndarray] = []
+    draws = 0
+    while len(out) < resamples and draws < 2 * resamples:
+        take = min(resamples - len(out), 200)
+        idx = rng.integers(0, n, size=(take, n))
+        draws += take
+        yy = y[idx]
+        pos = yy.sum(axis=1)
+        ok = (pos > 0) & (pos < n)
+        if not ok.any():
+            continue
+        idx, yy, pos = idx[ok], yy[ok], pos[ok]
+        aucs = []
+        for p in scores:
+            ranks = rankdata(p[idx], axis=1)  # ties share their mean rank, as roc_auc_score counts them half
+            aucs.append(((ranks * yy).sum(axis=1) - pos * (pos + 1) / 2) / (pos * (n - pos)))
+        out.extend(np.column_stack(aucs))
+    return np.array(out[:resamples]).reshape(-1, len(scores))
+
+
+def _percentile_interval(values: np.ndarray) -> list[float] | None:
+    """The 95% percentile interval of bootstrap values, rounded to 3 decimals (None without values)."""
+    if not len(values):
+        return None
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [round(float(low), 3), round(float(high), 3)]
+
+
+def auc_comparison(
+    y: np.ndarray,
+    model: np.ndarray,
+    baseline: np.ndarray | None,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> dict[str, Any]:
+    """Held-out AUC of the model and the baseline with bootstrap 95% intervals, their difference and a verdict.
+
+    The resamples are paired (both scores on the same rows), so the difference's interval accounts for the two
+    AUCs moving together. The verdict is `BETTER` when the difference's interval lies above 0, `WORSE` when
+    below, `SAME` otherwise.
+    """
+    y = np.asarray(y, dtype=int)
+    auc, base = _auc(y, model), (_auc(y, baseline) if baseline is not None else None)
+    out: dict[str, Any] = {
+        "auc": None if auc is None else round(auc, 3),
+        "auc_interval": None,
+        "baseline_auc": None if base is None else round(base, 3),
+        "baseline_auc_interval": None,
+        "difference": None,
+        "difference_interval": None,
+        "verdict": "no verdict: the hold-out has one outcome only" if auc is None else "no baseline to compare",
+        "bootstrap": {"resamples": resamples, "seed": seed, "method": "paired percentile bootstrap, 95%"},
+    }
+    if auc is None:
+        return out
+    scores = [np.asarray(model, dtype=float)]
+    if base is not None and baseline is not None:
+        scores.append(np.asarray(baseline, dtype=float))
+    boot = _bootstrap_aucs(y, scores, resamples, seed)
+    out["auc_interval"] = _percentile_interval(boot[:, 0])
+    if base is None:
+        return out
+    diff = boot[:, 0] - boot[:, 1]
+    out["baseline_auc_interval"] = _percentile_interval(boot[:, 1])
+    out["difference"] = round(auc - base, 3)
+    out["difference_interval"] = _percentile_interval(diff)
+    low, high = out["difference_interval"] or [0.0, 0.0]
+    out["verdict"] = BETTER if low > 0 else WORSE if high < 0 else SAME
+    return out
+
+
+def validation_report(validation: Mapping[str, Any] | None) -> list[str]:
+    """The validation of a weights file as a few plain lines: counts, AUCs with intervals, verdict, calibration."""
+    v = validation or {}
+    if not v:
+        return ["No validation recorded with these weights."]
+    ho = v.get("holdout") or {}
+    fit = v.get("fit") or {}
+
+    def rng(x: Any, sign: str = "") -> str:
+        return f" (95% interval {x[0]:{sign}.2f} to {x[1]:{sign}.2f})" if x else ""
+
+    n_fit = fit.get("n_renewals", (v.get("n_renewals") or 0) - (ho.get("n_renewals") or 0))
+    c_fit = fit.get("n_churned", (v.get("n_churned") or 0) - (ho.get("n_churned") or 0))
+    lines = [
+        f"Renewals: {v.get('n_renewals', 0):,} ({v.get('n_churned', 0):,} churned); fitted on the earliest "
+        f"{n_fit:,} ({c_fit:,} churned), held out the latest {ho.get('n_renewals', 0):,} "
+        f"({ho.get('n_churned', 0):,} churned)" + (f" from {ho['from']}" if ho.get("from") else "") + "."
+    ]
+    auc = v.get("auc")
+    if auc is None:
+        lines.append("Held-out AUC: undefined (the hold-out has one outcome only).")
+    else:
+        lines.append(f"Held-out AUC {auc:.2f}{rng(v.get('auc_interval'))}.")
+    base = v.get("baseline_auc")
+    if base is not None:
+        lines.append(
+            f"Counting events alone (events in the 28 days before): AUC {base:.2f}"
+            f"{rng(v.get('baseline_auc_interval'))}."
+        )
+    if v.get("difference") is not None:
+        lines.append(f"Difference {v['difference']:+.2f}{rng(v.get('difference_interval'), '+')}.")
+    if auc is not None and "verdict" not in v:
+        lines.append("No intervals or verdict recorded: calibrate again with this version for them.")
+    if v.get("verdict"):
+        lines.append(
+            f"Verdict: the model is {v['verdict']}."
+            if v["verdict"] in (BETTER, WORSE, SAME)
+            else f"Verdict: {v['verdict']}."
+        )
+    table = v.get("calibration") or []
+    if table:
+        lines.append("Calibration on the hold-out (decile of predicted churn: renewals, predicted, observed):")
+        lines += [
+            f"  {row['decile']:>2}: {row['n']:>5,}  {row['predicted']:6.1%}  {row['observed']:6.1%}" for row in table
+        ]
+    return lines
+
+
+def validation_html(validation: Mapping[str, Any] | None) -> str:
+    """`validation_report` as escaped HTML: the lines as paragraphs and the calibration as a table."""
+    v = validation or {}
+    lines = [line for line in validation_report(v) if not line.startswith("  ")]
+    table = v.get("calibration") or []
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines if not line.startswith("Calibration on"))
+    if table:
+        rows = "".join(
+            f"<tr><td>{int(r['decile'])}</td><td>{int(r['n']):,}</td><td>{float(r['predicted']):.1%}</td>"
+            f"<td>{float(r['observed']):.1%}</td></tr>"
+            for r in table
+        )
+        body += (
+            "<table><thead><tr><th>Decile of predicted churn</th><th>Renewals held out</th><th>Predicted</th>"
+            f"<th>Observed</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return body
+
+
 def _calibration_table(y: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
     """Predicted versus observed churn by decile of the prediction (fewer bins when predictions tie)."""
     if not len(y):
@@ -1260,19 +1413,20 @@ def calibrate(
     ye_tr, ye_ho = y_exp[:cut], y_exp[cut:]
     c_risk, cv_risk = _choose_c(x_tr, yc_tr)
     p_ho = _fit(x_tr, yc_tr, c_risk).predict_proba(x_ho)[:, 1]
-    auc = _auc(yc_ho, p_ho)
-    baseline_auc = None
+    pb = None
     if BASELINE_SIGNAL in names:
         j = names.index(BASELINE_SIGNAL)
         pb = _fit(x_tr[:, [j]], yc_tr, 1.0).predict_proba(x_ho[:, [j]])[:, 1]
-        baseline_auc = _auc(yc_ho, pb)
+    compared = auc_comparison(yc_ho, p_ho, pb)
+    auc, baseline_auc = compared["auc"], compared["baseline_auc"]
     exp_ok = min(int(y_exp.sum()), n - int(y_exp.sum())) >= MIN_CLASS
     c_opp, opp_auc = 1.0, None
     cv_opp: dict[str, float] = {}
     if exp_ok and len(set(ye_tr)) == 2:
         c_opp, cv_opp = _choose_c(x_tr, ye_tr)
         opp_auc = _auc(ye_ho, _fit(x_tr, ye_tr, c_opp).predict_proba(x_ho)[:, 1])
-    say(f"validation: held-out AUC {auc if auc is None else round(auc, 3)} (baseline {baseline_auc})")
+        opp_auc = None if opp_auc is None else round(opp_auc, 3)
+    say(f"validated on {len(yc_ho):,} held-out renewals in {time.perf_counter() - start:.1f}s")
 
     # the weights kept: standardised on every renewal and refitted on all of them
     scal = _scalings(frame, names)
@@ -1302,9 +1456,11 @@ def calibrate(
         corr = {a: {b: float(m[i, k]) for k, b in enumerate(names)} for i, a in enumerate(names)}
     validation = {
         "auc": auc,
+        "auc_interval": compared["auc_interval"],
         "n_renewals": n,
         "n_churned": n_churned,
         "n_expanded": int(y_exp.sum()),
+        "fit": {"n_renewals": int(cut), "n_churned": int(yc_tr.sum())},
         "holdout": {
             "from": obs["as_of"].iloc[cut].date().isoformat() if cut < n else None,
             "n_renewals": int(n - cut),
@@ -1313,6 +1469,11 @@ def calibrate(
         "calibration": _calibration_table(yc_ho, p_ho),
         "baseline": {"signal": BASELINE_SIGNAL, "auc": baseline_auc},
         "baseline_auc": baseline_auc,
+        "baseline_auc_interval": compared["baseline_auc_interval"],
+        "difference": compared["difference"],
+        "difference_interval": compared["difference_interval"],
+        "verdict": compared["verdict"],
+        "bootstrap": compared["bootstrap"],
         "opportunity_auc": opp_auc,
         "regularisation": {
             "method": f"L2 logistic regression; C by mean log loss over TimeSeriesSplit({CV_SPLITS}) of the "
@@ -1404,11 +1565,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     say(f"loaded {ds.describe()} in {time.perf_counter() - start:.1f}s")
     weights = calibrate(ds, segment_by=args.segment_by, as_of=args.as_of, progress=say)
     path = weights.save(args.out)
-    v = weights.validation or {}
-    auc, base = v.get("auc"), v.get("baseline_auc")
-    say(f"held-out AUC {auc:.3f}" if auc is not None else "held-out AUC: undefined (one class held out)")
-    if base is not None:
-        say(f"baseline AUC (events in the 28 days before) {base:.3f}")
+    for line in validation_report(weights.validation):
+        say(line)
     print(path)
     return 0
 

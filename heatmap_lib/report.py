@@ -590,8 +590,9 @@ NPS_HOVER_JS = """
 const d = source.data, i = special_vars.index, x = d.hover_nps[i];
 if (x !== x) return "no response";
 function s(v) { return v < 0 ? "\\u2212" + (-v) : String(v === 0 ? 0 : v); }
+const k = d.hover_small[i];  // the answers behind a small sample (0: not one), its note from metrics
 return s(x) + " (" + s(d.hover_nps_low[i]) + " to " + s(d.hover_nps_high[i]) + ")"
-  + (d.hover_small[i] ? ", small sample" : "");
+  + (k > 0 ? ", " + (notes[k] || notes[0]) : "");
 """
 RATE_HOVER_JS = """
 const d = source.data, i = special_vars.index;
@@ -658,6 +659,7 @@ def _hover_in_browser(chart: Any, view: pd.DataFrame, health: pd.DataFrame | Non
     from bokeh.models import CustomJSHover, HoverTool
 
     from .chart import band_legend_labels, usage_hover
+    from .metrics import small_sample_note
 
     src = chart.source
     ids = [str(a) for a in src.data["account_id"]]
@@ -674,9 +676,16 @@ def _hover_in_browser(chart: Any, view: pd.DataFrame, health: pd.DataFrame | Non
         src.data["hover_nps_low"] = whole(rows["nps_low"])
         src.data["hover_nps_high"] = whole(rows["nps_high"])
         small = rows["small_sample"] if "small_sample" in rows else pd.Series(False, index=rows.index)
-        src.data["hover_small"] = small.fillna(False).astype(bool).to_numpy().astype(np.int8)
+        flagged = small.fillna(False).astype(bool).to_numpy()
+        known = "responses" in rows  # else every flagged row says "small sample" (notes[1]), without a count
+        answers = rows["responses"].fillna(0).to_numpy(dtype=np.int64) if known else np.ones(len(rows), np.int64)
+        src.data["hover_small"] = _compact_ints(np.where(flagged, np.maximum(answers, 1), 0))
+        most = int(src.data["hover_small"].max(initial=0))
+        notes = ["small sample"] + [
+            small_sample_note(k, flagged=True) if known else "small sample" for k in range(1, most + 1)
+        ]
         swaps[("NPS", "@nps_text")] = ("NPS", "@hover_nps{custom}")
-        formatters["@hover_nps"] = CustomJSHover(args={"source": src}, code=NPS_HOVER_JS)
+        formatters["@hover_nps"] = CustomJSHover(args={"source": src, "notes": notes}, code=NPS_HOVER_JS)
     if {"responses", "invitations", "response_rate"} <= set(rows.columns):
         src.data["hover_rate"] = np.array([int(f"{r:.0%}"[:-1]) for r in rows["response_rate"]], dtype=np.int16)
         src.data["hover_responses"] = rows["responses"].to_numpy(dtype=np.int32)

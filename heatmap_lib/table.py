@@ -26,8 +26,8 @@ from bokeh.models.widgets.tables import (  # (the submodule: visible to type che
     TableColumn,
 )
 
-from .chart import BAND_COLORS, TextMemo, xray_link
-from .metrics import BAND_LABELS, BANDS
+from .chart import _SIGNED, BAND_COLORS, TextMemo, _whole, xray_link
+from .metrics import BAND_LABELS, BANDS, small_sample_notes
 
 __all__ = [
     "ROLE_COLUMNS",
@@ -103,6 +103,27 @@ def _order(names: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
     return keys.sort_values(["n", "i"], kind="stable").index.to_numpy()
 
 
+def _range_text(code: int) -> str:
+    """An interval as text from its `_range_texts` key: "−48 to 98" (each end + 200, then low x 401 + high)."""
+    return f"{_SIGNED[code // 401]} to {_SIGNED[code % 401]}"
+
+
+_RANGE_TEXT = TextMemo(_range_text)
+
+
+def _range_texts(frame: pd.DataFrame) -> list[str]:
+    """The NPS interval per row as whole points, with the small-sample note where flagged ("" when silent)."""
+    if "nps_low" not in frame or "nps_high" not in frame or not len(frame):
+        return [""] * len(frame)
+    low, high = (frame[c].to_numpy(dtype=float) for c in ("nps_low", "nps_high"))
+    defined = ~(np.isnan(low) | np.isnan(high))
+    texts = _RANGE_TEXT(((_whole(low, -200, 200) + 200) * 401 + _whole(high, -200, 200) + 200).tolist())
+    notes = small_sample_notes(frame)
+    noted = notes != ""
+    texts[noted] = texts[noted] + "; " + notes[noted]
+    return np.where(defined, texts, "").tolist()
+
+
 _RANK = {b: i for i, b in enumerate(BANDS)}
 _BAND_LABELS = np.array([BAND_LABELS[b] for b in BANDS], dtype=object)
 _BAND_COLORS = np.array([BAND_COLORS[b] for b in BANDS], dtype=object)
@@ -139,6 +160,7 @@ def account_table_data(
         "contacts_invited": frame["contacts_invited"].to_numpy(dtype=np.int64),
         "response_rate": frame["response_rate"].to_numpy(dtype=float),
         "nps": frame["nps"].to_numpy(dtype=float),
+        "nps_range": _range_texts(frame),
         "band": bands,
         "band_rank": rank,
         # a band outside the four (never from a summary) shows as itself, in gray
@@ -201,6 +223,7 @@ def account_table(
         TableColumn(field="contacts_invited", title="Contacts invited", formatter=_number("0,0"), width=90),
         TableColumn(field="response_rate", title="Response rate", formatter=_number("0.0%"), width=90),
         TableColumn(field="nps", title="NPS", formatter=_number("0.0"), width=70),
+        TableColumn(field="nps_range", title="NPS 95% range", formatter=StringFormatter(), width=160, sortable=False),
         TableColumn(field="band_rank", title="Band", formatter=HTMLTemplateFormatter(template=BAND_TEMPLATE), width=90),
     ]
     if role_columns:

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .chart import BAND_COLORS, xray_file_name
-from .metrics import BAND_LABELS
+from .metrics import BAND_LABELS, small_sample_note
 from .schema import ROLE_LABELS
 from .xray import XRay
 
@@ -78,6 +78,11 @@ def _table(headers: list[str], rows: Iterable[list[str]], numeric: Iterable[int]
 
 def _kpi(label: str, value: str, note: str = "") -> str:
     return f'<div class="hx-kpi"><small>{label}</small><b>{value}</b><small>{note}</small></div>'
+
+
+def _note(row: Mapping[Any, Any]) -> str:
+    """The small-sample note of a row with `responses` and `small_sample` ("" when it has enough answers)."""
+    return small_sample_note(row.get("responses") or 0, flagged=bool(row.get("small_sample")))
 
 
 def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
@@ -194,7 +199,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
     kpis = "".join(
         [
             _kpi("Value", _money(a.get("value")), f"segment median {_money(seg.get('value_median'))}"),
-            _kpi("NPS", nps_text, ("small sample · " if a.get("small_sample") else "") + _dot(str(a.get("band")))),
+            _kpi("NPS", nps_text, _e(_note(a)) + (" · " if _note(a) else "") + _dot(str(a.get("band")))),
             _kpi("Footprint", f"{a.get('contacts_invited', 0):,}", f"median {_score(seg.get('footprint_median'))}"),
             _kpi("Response rate", _pct(a.get("response_rate")), f"median {_pct(seg.get('response_rate_median'))}"),
         ]
@@ -271,7 +276,8 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
                 str(r["contacts_invited"]),
                 _pct(r["response_rate"]),
                 _score(r["nps"]),
-                f"{_score(r['nps_low'])} to {_score(r['nps_high'])}",
+                f"{_score(r['nps_low'])} to {_score(r['nps_high'])}"
+                + (f"<br><small>{_e(_note(r))}</small>" if _note(r) else ""),
                 _dot(r["band"]),
             ]
             for r in x.trend.to_dict(orient="records")

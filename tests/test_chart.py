@@ -24,6 +24,7 @@ from heatmap_lib.chart import (
     xray_file_name,
     xray_link,
 )
+from heatmap_lib.metrics import small_sample_note
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -143,6 +144,17 @@ def test_quadrant_guides_sit_at_the_medians(summary):
     assert bubble_chart(summary, guides=given).guides == (1234.0, 3.0)
 
 
+def test_a_one_answer_account_hover_carries_the_small_sample_note(builder, tmp_path):
+    builder.scores(builder.account("P1", name="One promoter"), "decision_maker", [10])
+    chart = bubble_chart(hm.account_summary(builder.load(tmp_path / "d")))
+    text = chart.source.data["nps_text"][chart.index_of("P1")]
+    assert (
+        text
+        == "100 (\u221248 to 98), small sample: 1 answer, so the range is wide and pulled towards 0 (it may "
+        + ("not contain the score)")
+    )
+
+
 def test_hover_shows_the_account_and_escapes_customer_text(summary):
     chart = bubble_chart(summary)
     hover = next(t for t in chart.figure.tools if isinstance(t, HoverTool))
@@ -155,7 +167,8 @@ def test_hover_shows_the_account_and_escapes_customer_text(summary):
 
     row = chart.index_of("A3")
     data = chart.source.data
-    assert data["nps_text"][row] == "0 (\u221252 to 52), small sample"
+    assert data["nps_text"][row] == "0 (\u221252 to 52), " + small_sample_note(4)
+    assert small_sample_note(4).startswith("small sample: 4 answers, so the range is wide and pulled towards 0")
     assert data["rate_text"][row] == "100% (4 of 4)"
     assert data["value_text"][row] == "2,000"
     assert data["band_label"][row].startswith("Neutral")

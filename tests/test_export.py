@@ -41,3 +41,34 @@ def test_xlsx_splits_past_the_row_limit(tmp_path, monkeypatch):
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["accounts_1", "accounts_2", "accounts_3", "About"]
     assert [book[s].max_row - 1 for s in book.sheetnames[:3]] == [10, 10, 5]
+
+
+def test_exports_and_heatmap_summary_carry_the_small_sample_note(builder, tmp_path):
+    import subprocess
+    import sys
+
+    from heatmap_lib.metrics import small_sample_note
+
+    builder.scores(builder.account("P1", name="One promoter"), "decision_maker", [10])
+    builder.scores(builder.account("P2", name="Many"), "influencer", [9, 7, 3] * 4)
+    data = builder.write(tmp_path / "d")
+    note = small_sample_note(1)
+    for suffix in ("csv", "json", "xlsx"):
+        out = tmp_path / f"s.{suffix}"
+        run = subprocess.run(
+            [sys.executable, "-m", "heatmap_lib.cli", "summary", str(data), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        if suffix == "csv":
+            got = pd.read_csv(out, keep_default_na=False)
+        elif suffix == "json":
+            got = pd.DataFrame(json.loads(out.read_text())["accounts"]).fillna("")
+        else:
+            got = pd.read_excel(out, sheet_name="accounts", engine="openpyxl").fillna("")
+        assert got["nps_note"].tolist() == ["", note], suffix  # sorted by name: Many, One promoter
+        cols = list(got.columns)
+        assert cols.index("nps_note") == cols.index("small_sample") + 1
+        assert got["nps_low"].round(1).tolist()[1] == -48.5

@@ -416,7 +416,8 @@ def test_account_users_unknown_account(ds: hm.Dataset) -> None:
 
 def test_weekly_active_users_by_tier(ds: hm.Dataset) -> None:
     df = health.weekly_active_users(ds, by="tier", weeks=2, as_of=AS_OF)
-    assert list(df.columns) == ["week", "group", "active_users"]
+    assert list(df.columns) == ["week", "group", "active_users", "days_covered", "complete"]
+    assert df["complete"].tolist() == [True, False, True, False]  # the week of 03-30 has 2 days up to as_of
     got = {(r.group, r.week.date().isoformat()): r.active_users for r in df.itertuples()}
     assert got == {
         ("Gold", "2026-03-23"): 3,  # u3, u2 (A1), u9 (A5)

@@ -122,6 +122,7 @@ def test_notebook_renders_offline(executed: tuple[nbformat.NotebookNode, Path]) 
     assert not re.search(r"<link[^>]+href=", rest)
     assert "cdn" not in rest.lower()
     assert "Weekly active users by tier" in page
+    assert "Weeks from " in page and "; data to 2026-09-30." in page  # the window, stated on the chart
     assert "Traceback" not in page
 
 

@@ -234,6 +234,24 @@ def test_small_sample_flag_threshold_is_a_parameter(builder, tmp_path):
     assert not hm.account_summary(ds, small_sample=3).iloc[0].small_sample
 
 
+def test_one_promoter_gets_the_off_centre_interval_and_the_note(builder, tmp_path):
+    from heatmap_lib.metrics import SMALL_SAMPLE, small_sample_note, small_sample_notes
+
+    builder.scores(builder.account("A1"), "influencer", [10])
+    builder.scores(builder.account("A2"), "influencer", [9] * SMALL_SAMPLE)
+    s = hm.account_summary(builder.load(tmp_path / "d"))
+    one = s.iloc[0]
+    assert one.nps == 100 and round(one.nps_low, 1) == -48.5 and round(one.nps_high, 1) == 98.5  # centred at 25
+    notes = small_sample_notes(s).tolist()
+    assert notes == [small_sample_note(1), ""]
+    assert (
+        notes[0] == "small sample: 1 answer, so the range is wide and pulled towards 0 (it may not contain the score)"
+    )
+    assert small_sample_note(0) == "" and small_sample_note(SMALL_SAMPLE) == ""
+    assert small_sample_note(3).startswith("small sample: 3 answers,")
+    assert small_sample_notes(hm.account_summary(builder.load(tmp_path / "e"), small_sample=1)).tolist() == ["", ""]
+
+
 def test_summary_is_empty_but_well_formed_when_nothing_is_in_scope(builder, tmp_path):
     a = builder.account("A1")
     builder.scores(a, "influencer", [9])

@@ -457,6 +457,69 @@ def test_calibrate_command_writes_weights_with_validation(demo_dir: Path, tmp_pa
     rn.Weights.load(out)
 
 
+def test_calibrate_prints_better_on_the_demo_history_with_intervals(
+    demo_big: hm.Dataset, tmp_path: Path, capsys: Any
+) -> None:
+    out = tmp_path / "weights.yaml"
+    assert _cli(["calibrate", str(demo_big.path), "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.strip() == str(out)  # stdout: the file; the report goes to stderr
+    report = printed.err
+    assert "Renewals: 1,839 (294 churned); fitted on the earliest 1,379" in report
+    assert re.search(r"Held-out AUC 0\.\d\d \(95% interval 0\.\d\d to 0\.\d\d\)\.", report)
+    assert re.search(r"Counting events alone .*: AUC 0\.\d\d \(95% interval", report)
+    assert re.search(r"Difference \+0\.\d\d \(95% interval \+0\.\d\d to \+0\.\d\d\)\.", report)
+    assert "Verdict: the model is better than counting events." in report
+    assert len(re.findall(r"^ +\d+: +\d+ +\d+\.\d% +\d+\.\d%$", report, re.M)) == 10  # the calibration by decile
+    assert not re.search(r"\d\.\d{4}", report)  # rounded figures only
+    v = yaml.safe_load(out.read_text())["validation"]
+    assert v["verdict"] == rn.BETTER and v["difference_interval"][0] > 0
+    assert v["auc_interval"][0] < v["auc"] < v["auc_interval"][1]
+    assert v["fit"]["n_renewals"] + v["holdout"]["n_renewals"] == v["n_renewals"]
+    assert v["bootstrap"] == {
+        "resamples": 1000,
+        "seed": rn.BOOTSTRAP_SEED,
+        "method": "paired percentile bootstrap, 95%",
+    }
+
+
+def test_calibrate_on_pure_noise_says_not_distinguishable(demo_big: hm.Dataset, tmp_path: Path, capsys: Any) -> None:
+    import shutil
+
+    folder = tmp_path / "noise"
+    shutil.copytree(demo_big.path, folder)
+    renewals = pd.read_parquet(folder / "renewals.parquet")  # outcomes shuffled: no signal says anything about them
+    renewals["outcome"] = np.random.default_rng(5).permutation(renewals["outcome"].to_numpy())
+    renewals.to_parquet(folder / "renewals.parquet", index=False)
+    out = tmp_path / "weights.yaml"
+    assert _cli(["calibrate", str(folder), "--out", str(out)]) == 0
+    report = capsys.readouterr().err
+    assert "Verdict: the model is not distinguishable from counting events." in report
+    assert re.search(r"Difference [+-]0\.\d\d \(95% interval -0\.\d\d to \+0\.\d\d\)", report)
+    assert yaml.safe_load(out.read_text())["validation"]["verdict"] == rn.SAME
+
+
+def test_auc_comparison_is_paired_reproducible_and_matches_sklearn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    model = y + rng.normal(0, 0.8, 300)
+    base = y + rng.normal(0, 3.0, 300)
+    a = rn.auc_comparison(y, model, base, resamples=400)
+    assert a == rn.auc_comparison(y, model, base, resamples=400)  # a fixed seed: the same intervals every time
+    assert a["auc"] == round(roc_auc_score(y, model), 3) and a["baseline_auc"] == round(roc_auc_score(y, base), 3)
+    assert a["verdict"] == rn.BETTER and a["difference_interval"][0] > 0
+    same = rn.auc_comparison(y, model, model, resamples=400)  # paired: a score against itself differs by 0 exactly
+    assert same["difference_interval"] == [0.0, 0.0] and same["verdict"] == rn.SAME
+    worse = rn.auc_comparison(y, base, model, resamples=400)
+    assert worse["verdict"] == rn.WORSE
+    ties = np.array([0, 1, 0, 1])  # tied scores count half, as in sklearn
+    assert rn.auc_comparison(ties, np.array([1.0, 1.0, 0.0, 2.0]), None)["auc"] == round(
+        roc_auc_score(ties, [1.0, 1.0, 0.0, 2.0]), 3
+    )
+
+
 def test_calibrate_command_refuses_bad_input(demo_dir: Path, tmp_path: Path) -> None:
     assert _cli(["calibrate", str(demo_dir), "--segment-by", "colour", "--out", str(tmp_path / "w.yaml")]) == 2
     assert _cli(["calibrate", str(demo_dir), "--out", str(tmp_path / "w.json")]) == 2

@@ -17,6 +17,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "renewal_heatmap.
 BATCH_PARAMETERS = ("data", "filters", "segment_by", "segment", "include_emails", "batch")
 HOSTILE = "<img src=x onerror=alert(1)>"
 SECTIONS = (
+    "How good are the weights?",
     "Value at risk by segment and renewal month",
     "Risk versus opportunity",
     "Most value at risk",
@@ -134,3 +135,5 @@ def test_notebook_calibrates_on_the_fly_and_runs_live(demo_dir: Path, tmp_path: 
     assert not _errors(nb)
     shown = _outputs_html(nb)
     assert "validated on the latest renewals held out: AUC" in shown and "Watermelons" in shown
+    assert re.search(r"Held-out AUC 0\.\d\d \(95% interval 0\.\d\d to [01]\.\d\d\)", shown)
+    assert "Verdict: the model is " in shown and "Decile of predicted churn" in shown

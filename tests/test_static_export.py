@@ -17,7 +17,7 @@ from conftest import Builder
 import heatmap_lib as hm
 from heatmap_lib.chart import BAND_COLORS, bubble_chart
 from heatmap_lib.exceptions import HeatmapError
-from heatmap_lib.export import about
+from heatmap_lib.export import about, with_sample_notes
 from heatmap_lib.static_export import (
     add_export_command,
     browser_paths,
@@ -130,7 +130,8 @@ def test_xlsx_table_reads_back_formatted(summary, info, tmp_path):
     book = openpyxl.load_workbook(out)
     ws = book["accounts"]
     header = [c.value for c in ws[1]]
-    assert header == list(summary.columns)
+    assert header == list(with_sample_notes(summary).columns)  # the small-sample note after the flag
+    assert header.index("nps_note") == header.index("small_sample") + 1
     assert ws.max_row == len(summary) + 1
     assert ws.freeze_panes == "A2"
     assert ws.cell(1, 1).font.bold

@@ -48,7 +48,16 @@ def summary(dataset) -> pd.DataFrame:
 def test_columns_formats_and_sorting(summary):
     t = account_table(summary)
     titles = [c.title for c in t.table.columns]
-    assert titles == ["Account", "Account manager", "Value", "Contacts invited", "Response rate", "NPS", "Band"]
+    assert titles == [
+        "Account",
+        "Account manager",
+        "Value",
+        "Contacts invited",
+        "Response rate",
+        "NPS",
+        "NPS 95% range",
+        "Band",
+    ]
     fmt = {c.title: c.formatter for c in t.table.columns}
     assert isinstance(fmt["Account manager"], StringFormatter)  # sets text, never HTML
     assert isinstance(fmt["Value"], NumberFormatter) and fmt["Value"].format == "0,0"
@@ -60,6 +69,21 @@ def test_columns_formats_and_sorting(summary):
     assert names == sorted(names, key=str.casefold)
     assert names[:3] == [HOSTILE, "Alpha red", "beta yellow"]
     assert len(names) == len(summary)
+
+
+def test_the_range_column_carries_the_small_sample_note(summary, tmp_path):
+    from heatmap_lib.metrics import small_sample_note
+
+    data = account_table(summary).source.data
+    ranges = dict(zip(data["account_id"], data["nps_range"], strict=True))
+    assert ranges["A3"] == "\u221252 to 52; " + small_sample_note(4)  # 4 answers: flagged
+    assert ranges['A/4 "q" <b>'] == ""  # silent: no interval
+    one = Builder()
+    one.scores(one.account("P1"), "influencer", [10])
+    single = account_table(hm.account_summary(one.load(tmp_path / "d"))).source.data
+    assert single["nps_range"] == ["\u221248 to 98; " + small_sample_note(1)]
+    col = next(c for c in account_table(summary).table.columns if c.field == "nps_range")
+    assert isinstance(col.formatter, StringFormatter)  # plain text, never HTML
 
 
 def test_band_column_sorts_in_the_fixed_order_and_shows_only_fixed_values(summary):

@@ -52,3 +52,13 @@ def test_every_section_is_there(ds):
         assert f"<h2>{heading}" in page
     assert "Day-to-day users</b> (1)" in page  # the silent user is listed to recruit
     assert "Influencers</b>: no contact invited at all" in page
+
+
+def test_a_one_answer_account_carries_the_small_sample_note(ds):
+    from heatmap_lib.metrics import small_sample_note
+
+    page = xray_page(xray(ds, "B1"))  # one promoter: NPS 100, interval -48 to 98
+    note = small_sample_note(1)
+    assert "100 <small>(-48 to 98)</small>" in page
+    assert page.count(note) == 2  # beside the NPS at the top and beside the interval in the trend
+    assert page.index(note) < page.index("<h2>NPS by role")

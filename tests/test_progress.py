@@ -1,0 +1,94 @@
+"""Progress output that suits where it goes (heatmap_lib.progress): a bar on a terminal, plain lines in a log."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from heatmap_lib.progress import is_terminal, progress
+
+NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
+
+
+def test_a_log_gets_one_plain_line_per_step(tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    with log.open("w") as fh:
+        assert not is_terminal(fh)
+        bar = progress(3, "heatmap run X", unit="segment", stream=fh)
+        bar.step("East: ok; 0 failed")
+        bar.step("\x1b[2Jbad\rvalue: failed; 1 failed")  # a segment value's control characters stay inert
+        bar.step()
+        bar.close()
+    text = log.read_text()
+    assert "\r" not in text and "\x1b" not in text
+    assert text.splitlines() == [
+        "heatmap run X: 1 of 3 segments done (East: ok; 0 failed)",
+        "heatmap run X: 2 of 3 segments done (?[2Jbad?value: failed; 1 failed)",
+        "heatmap run X: 3 of 3 segments done",
+    ]
+
+
+def test_a_terminal_gets_a_live_bar() -> None:
+    main, child = pty.openpty()
+    try:
+        with os.fdopen(child, "w", closefd=False) as tty:
+            assert is_terminal(tty)
+            bar = progress(2, "heatmap run X", unit="segment", stream=tty)
+            bar.step("1 failed")
+            bar.step()
+            bar.close()
+            tty.flush()
+        written = os.read(main, 65536).decode()
+    finally:
+        os.close(main)
+        os.close(child)
+    assert "\r" in written and "2/2" in written and "heatmap run X" in written  # redrawn in place by tqdm
+
+
+def test_disabled_progress_writes_nothing() -> None:
+    out = io.StringIO()
+    bar = progress(2, "x", stream=out, enabled=False)
+    bar.step()
+    bar.close()
+    assert out.getvalue() == ""
+
+
+@pytest.mark.notebook
+def test_a_run_redirected_to_a_file_has_no_carriage_return_fragments(tmp_path: Path) -> None:
+    from heatmap_lib.demo import write_demo
+
+    data = write_demo(tmp_path / "demo", accounts=40, seed=3, fmt="csv")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "notebook": str(NOTEBOOK),
+                "data": str(data),
+                "segment_by": "region",
+                "segments": ["East", "West"],
+                "output": "out",
+                "workers": 1,
+            }
+        )
+    )
+    log = tmp_path / "run.log"
+    with log.open("w") as fh:  # stdout and stderr both go to the file, as in a CI log or `> run.log 2>&1`
+        done = subprocess.run(
+            [sys.executable, "-m", "heatmap_lib.batch", str(spec)], stdout=fh, stderr=subprocess.STDOUT, timeout=600
+        )
+    text = log.read_text()
+    assert done.returncode == 0, text
+    assert "\r" not in text and "\x1b" not in text
+    steps = [line for line in text.splitlines() if " segments done (" in line]
+    assert len(steps) == 2, text
+    assert steps[0].endswith("of 2 segments done (East: ok; 0 failed)") or steps[0].endswith(
+        "of 2 segments done (West: ok; 0 failed)"
+    )
+    assert steps[1].split(": ", 1)[1].startswith("2 of 2 segments done")
