@@ -391,3 +391,20 @@ def test_heatmap_import_with_quarantine_writes_only_the_valid_rows(tmp_path, cap
     report = import_dataset(mapping, tmp_path / "out", on_error="quarantine", quarantine_dir=tmp_path / "q")
     assert report.excluded == {"accounts": 1, "contacts": 1, "invitations": 1}
     assert hm.load(tmp_path / "out").rows["accounts"] == 4
+
+
+@pytest.mark.notebook
+def test_a_batch_spec_takes_a_mapping_file_as_its_data(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"notebook: {ROOT / 'notebooks' / 'customer_heatmap.ipynb'}\n"
+        f"data: {MAPPINGS / 'surveymonkey_hubspot.yaml'}\n"
+        "segment_by: region\nsegments: [Benelux]\noutput: out\nworkers: 1\n",
+        encoding="utf-8",
+    )
+    assert main(["run", str(spec)]) == 0
+    run = next((tmp_path / "out").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert [s["status"] for s in manifest["segments"]] == ["ok"]
+    page = (run / "benelux.html").read_text(encoding="utf-8")
+    assert "Northwind B.V." in page and "Contoso AG" not in page
