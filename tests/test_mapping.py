@@ -432,3 +432,10 @@ def test_a_mapping_names_its_own_title_rules(tmp_path):
     mapping.write_text(inline, encoding="utf-8")
     with pytest.raises(hm.DataError, match=r"qualtrics_salesforce.yaml: title_rules: rules\[0\].role: 'boss'"):
         read_mapping(mapping)
+
+
+def test_a_malformed_record_in_a_source_export_is_refused_naming_the_file_and_line(tmp_path):
+    mapping = local_copy(tmp_path, "surveymonkey_hubspot.yaml")
+    replace_in(mapping.parent / "surveymonkey_responses.csv", '"Más integraciones, por favor."', '"Más",oops')
+    with pytest.raises(hm.DataError, match=r"^surveymonkey_responses.csv: cannot be read as csv .*Line: 5"):
+        hm.load(mapping, on_error="quarantine", quarantine_dir=tmp_path / "q")
