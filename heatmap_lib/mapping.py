@@ -238,7 +238,7 @@ def read_mapping(path: str | Path) -> MappingSpec:
     elif isinstance(rules_raw, str):
         rules = load_title_rules(base / rules_raw)
     elif isinstance(rules_raw, MappingABC):
-        rules = parse_title_rules(rules_raw, path)
+        rules = parse_title_rules(rules_raw, path, where="title_rules.")
     else:
         raise fail("title_rules", "the path of a title rules file, or the rules themselves")
     sources_raw = raw.get("sources")
@@ -389,10 +389,9 @@ def _column(name: str, raw: object, where: str, fail: Any) -> ColumnSpec:
     if "template" in raw and "extract" not in raw:
         raise fail(f"{where}.template", "only with `extract`")
     if "extract" in raw:
-        try:
-            duckdb.connect().execute("SELECT regexp_matches('', ?)", [raw["extract"]]).fetchall()
-        except duckdb.Error as exc:
-            raise fail(f"{where}.extract", f"not a valid pattern ({str(exc).splitlines()[0]})") from None
+        error = _sql_error("SELECT regexp_matches('', ?)", raw["extract"])
+        if error:
+            raise fail(f"{where}.extract", f"not a valid pattern ({error})")
     if "value" in raw and set(raw) - {"value"}:
         raise fail(where, "a constant (`value`) takes no other option")
     return ColumnSpec(
@@ -426,10 +425,19 @@ def _text(value: object) -> str:
 def _check_strptime(fmt: str, where: str, fail: Any) -> None:
     if fmt in SPECIAL_FORMATS or fmt in DATE_FORMATS:
         return
-    try:
-        duckdb.connect().execute("SELECT try_strptime('x', ?)", [fmt]).fetchall()
-    except duckdb.Error as exc:
-        raise fail(where, f"{fmt!r} is not a valid strptime format ({str(exc).splitlines()[0]})") from None
+    error = _sql_error("SELECT try_strptime('x', ?)", fmt)
+    if error:
+        raise fail(where, f"{fmt!r} is not a valid strptime format ({error})")
+
+
+def _sql_error(sql: str, value: str) -> str | None:
+    """DuckDB's complaint about a pattern or format given to `sql` as its parameter, or None."""
+    with duckdb.connect() as con:
+        try:
+            con.execute(sql, [value]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).splitlines()[0]
+    return None
 
 
 # --------------------------------------------------------------------------------------------------------------

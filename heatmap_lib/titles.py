@@ -77,9 +77,12 @@ def load_title_rules(path: str | Path | None = None) -> TitleRules:
     return parse_title_rules(raw, path)
 
 
-def parse_title_rules(raw: object, path: Path | None = None) -> TitleRules:
-    """Check and fold rules given as data (`{default: ROLE, rules: [{role: ROLE, patterns: [...]}, ...]}`)."""
-    name = str(path) if path else "title rules"
+def parse_title_rules(raw: object, path: Path | None = None, where: str = "") -> TitleRules:
+    """Check and fold rules given as data (`{default: ROLE, rules: [{role: ROLE, patterns: [...]}, ...]}`).
+
+    `where` prefixes the key paths in messages (rules written inside a mapping file: "title_rules.").
+    """
+    name = (str(path) if path else "title rules") + (f": {where.rstrip('.')}" if where else "")
     if not isinstance(raw, Mapping) or not isinstance(raw.get("rules"), list):
         raise TitleRulesError(f"{name}: a title rules file is a mapping with `rules` (a list) and `default` (a role)")
     unknown = sorted(str(k) for k in raw if k not in ("rules", "default"))

@@ -391,3 +391,51 @@ def test_heatmap_import_with_quarantine_writes_only_the_valid_rows(tmp_path, cap
     report = import_dataset(mapping, tmp_path / "out", on_error="quarantine", quarantine_dir=tmp_path / "q")
     assert report.excluded == {"accounts": 1, "contacts": 1, "invitations": 1}
     assert hm.load(tmp_path / "out").rows["accounts"] == 4
+
+
+@pytest.mark.notebook
+def test_a_batch_spec_takes_a_mapping_file_as_its_data(tmp_path, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"notebook: {ROOT / 'notebooks' / 'customer_heatmap.ipynb'}\n"
+        f"data: {MAPPINGS / 'surveymonkey_hubspot.yaml'}\n"
+        "segment_by: region\nsegments: [Benelux]\noutput: out\nworkers: 1\n",
+        encoding="utf-8",
+    )
+    assert main(["run", str(spec)]) == 0
+    run = next((tmp_path / "out").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert [s["status"] for s in manifest["segments"]] == ["ok"]
+    page = (run / "benelux.html").read_text(encoding="utf-8")
+    assert "Northwind B.V." in page and "Contoso AG" not in page
+
+
+def test_a_mapping_names_its_own_title_rules(tmp_path):
+    mapping = local_copy(tmp_path, "qualtrics_salesforce.yaml")
+    (mapping.parent / "roles.yaml").write_text(
+        "default: influencer\nrules:\n  - {role: decision_maker, patterns: ['\\bwizard\\b', chief, ceo]}\n",
+        encoding="utf-8",
+    )
+    mapping.write_text("title_rules: roles.yaml\n" + mapping.read_text(encoding="utf-8"), encoding="utf-8")
+    ds, report = map_dataset(mapping)
+    roles = dict(ds.con.sql("SELECT contact_id, role FROM contacts").fetchall())
+    assert roles["pepper@starkindustries.com"] == "decision_maker"  # "Wizard of Lightbulb Moments"
+    assert roles["li.wei@acme.com"] == "influencer"  # the file's default
+    assert sorted(report.unmatched_titles) == sorted(
+        [(t, 1) for t in ("IT Manager", "Data Analyst", "Geschäftsführerin", "Teamleiter Support")]
+        + [(t, 1) for t in ("Directrice Financière", "Chef de projet", "Analista de Sistemas")]
+    )
+    inline = (
+        "title_rules:\n  rules: [{role: boss, patterns: [ceo]}]\n"
+        + mapping.read_text(encoding="utf-8").split("\n", 1)[1]
+    )
+    mapping.write_text(inline, encoding="utf-8")
+    with pytest.raises(hm.DataError, match=r"qualtrics_salesforce.yaml: title_rules: rules\[0\].role: 'boss'"):
+        read_mapping(mapping)
+
+
+def test_a_malformed_record_in_a_source_export_is_refused_naming_the_file_and_line(tmp_path):
+    mapping = local_copy(tmp_path, "surveymonkey_hubspot.yaml")
+    replace_in(mapping.parent / "surveymonkey_responses.csv", '"Más integraciones, por favor."', '"Más",oops')
+    with pytest.raises(hm.DataError, match=r"^surveymonkey_responses.csv: cannot be read as csv .*Line: 5"):
+        hm.load(mapping, on_error="quarantine", quarantine_dir=tmp_path / "q")
