@@ -44,6 +44,7 @@ test: install system-deps lint typecheck ## lint, type check and the whole test 
 bench: install ## run the benchmarks (prints figures; slow)
 	$(BIN)/python benchmarks/bench_summary.py
 	$(BIN)/python benchmarks/bench_redraw.py
+	$(BIN)/python benchmarks/bench_live_browser.py --sizes 300,10000
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_xray.py
 	$(BIN)/python benchmarks/bench_renewal.py
