@@ -109,8 +109,8 @@ _NOTE_SLOTS = 2**16  # the answers behind a small-sample note, in a `_range_text
 def _range_text(code: int) -> str:
     """An interval as text from its `_range_texts` key: "−48 to 98", then the small-sample note if any."""
     answers, code = code % _NOTE_SLOTS, code // _NOTE_SLOTS
-    note = small_sample_note(answers, flagged=True)
-    return f"{_SIGNED[code // 401]} to {_SIGNED[code % 401]}" + (f"; {note}" if note else "")
+    note = small_sample_note(answers, flagged=True, short=True)
+    return f"{_SIGNED[code // 401]} to {_SIGNED[code % 401]}" + (f" ({note})" if note else "")
 
 
 _RANGE_TEXT = TextMemo(_range_text)
