@@ -86,14 +86,16 @@ def _interval(p: np.ndarray, pas: np.ndarray, d: np.ndarray, z: float = Z95) -> 
     return low, high
 
 
-def small_sample_note(responses: int, small_sample: int = SMALL_SAMPLE, *, flagged: bool | None = None) -> str:
+def small_sample_note(
+    responses: int, small_sample: int = SMALL_SAMPLE, *, flagged: bool | None = None, short: bool = False
+) -> str:
     """The plain-words note shown with an NPS interval resting on few answers ("" with enough answers or none).
 
     The adjusted-Wald interval adds 3/4 of a promoter and 3/4 of a detractor (and so 1.5 passives) to the
     answers, which pulls its centre towards 0: with one promoter the NPS is 100 and the interval -48.5 to 98.5.
     That is the method working, not a bug; this note says so wherever the interval is shown. `flagged`: the row's
     own `small_sample` flag (computed with whatever threshold its table used), which then decides instead of
-    `small_sample`.
+    `small_sample`. `short`: the first words only ("small sample: 1 answer"), for a table cell.
 
     >>> small_sample_note(1)
     'small sample: 1 answer, so the range is wide and pulled towards 0 (it may not contain the score)'
@@ -102,6 +104,8 @@ def small_sample_note(responses: int, small_sample: int = SMALL_SAMPLE, *, flagg
     if n <= 0 or (not flagged if flagged is not None else n >= small_sample):  # a row's flag overrides the rule
         return ""
     answers = "1 answer" if n == 1 else f"{n} answers"
+    if short:  # where space is tight (a table cell): the hover, X-Ray and exports give the whole sentence
+        return f"small sample: {answers}"
     return f"small sample: {answers}, so the range is wide and pulled towards 0 (it may not contain the score)"
 
 

@@ -1649,6 +1649,24 @@ def renewal_grid_table(
     out.attrs["months"] = order
     out.attrs["segments"] = segments
     out.attrs["by"] = col
+    # the first month counts only the renewals from as_of on: marked partial (never left out: no account is hidden)
+    from .periods import period_completeness
+
+    starts = [(first + i).start_time.date() for i in range(months)]
+    ends = [(first + i).end_time.date() for i in range(months)]
+    periods = period_completeness(starts, ends, data_first=at.date(), data_last=ends[-1] if ends else at.date())
+    partial = {labels[i]: r for i, r in enumerate(periods.to_dict(orient="records")) if not r["complete"]}
+    out["complete"] = ~out["month"].isin(list(partial))
+    out.attrs["partial_months"] = {
+        m: f"from {at.date()} only ({r['days_covered']} of {r['days']} days)" for m, r in partial.items()
+    }
+    window = f"Renewals from {at.date()} to {ends[-1]} by month, then later" if ends else "Renewals"
+    notes = [f"{m} counts the renewals {why}" for m, why in out.attrs["partial_months"].items()]
+    out.attrs["window_note"] = window + (
+        "; " + "; ".join(notes) + ": marked partial (dashed outline), not a quiet month."
+        if notes
+        else "; every month is whole."
+    )
     return out
 
 
@@ -1763,7 +1781,7 @@ def renewal_grid(grid: pd.DataFrame, *, title: str = "Value at risk by renewal m
     Each cell shows how many accounts renew that month and their value at risk; the hover adds their value.
     """
     from bokeh.models import ColumnDataSource, FactorRange, HoverTool, LinearColorMapper, NumeralTickFormatter
-    from bokeh.models.annotations import ColorBar
+    from bokeh.models.annotations import ColorBar, Title
     from bokeh.plotting import figure
 
     months = list(grid.attrs.get("months") or dict.fromkeys(grid["month"]))
@@ -1822,6 +1840,25 @@ def renewal_grid(grid: pd.DataFrame, *, title: str = "Value at risk by renewal m
         ("Value at risk", "@var_text"),
         ("Mean risk", "@risk_text"),
     ]
+    partial = dict(grid.attrs.get("partial_months") or {})
+    if partial:  # the partial first month: a dashed outline and its axis label saying from when it counts
+        part = grid[grid["month"].astype(str).isin(list(partial))]
+        fig.rect(
+            x=part["month"].astype(str).tolist(),
+            y=part["segment"].astype(str).tolist(),
+            width=0.96,
+            height=0.92,
+            fill_alpha=0,
+            line_color="#1f2933",
+            line_dash="dashed",
+            line_width=1.5,
+            name="partial-months",
+        )
+        fig.xaxis.major_label_overrides = {m: f"{m} (partial)" for m in partial}
+    if grid.attrs.get("window_note"):
+        fig.add_layout(
+            Title(text=str(grid.attrs["window_note"]), text_font_style="italic", text_font_size="10px"), "above"
+        )
     fig.add_tools(HoverTool(renderers=[cells], tooltips=tooltips))
     bar = ColorBar(color_mapper=mapper, title="Value at risk", formatter=NumeralTickFormatter(format="0.[0]a"))
     fig.add_layout(bar, "right")

@@ -355,7 +355,9 @@ class Snapshot:
             f'<p class="hm-meta">Wave over wave: <b>{_e(self.waves["wave"])}</b> compared with '
             f"<b>{_e(self.waves['compare_to'])}</b>: {moves}; {c.get('new', 0):,} accounts new, "
             f"{c.get('dropped', 0):,} not surveyed again. A change is real when its 95% interval excludes zero; "
-            "trails run from the footprint then to the footprint now.</p>"
+            "trails run from the footprint then to the footprint now."
+            + (f" {_e(self.waves['open_note'])}" if self.waves.get("open_note") else "")
+            + "</p>"
         )
 
     def controls_html(self) -> str:
@@ -828,6 +830,8 @@ def snapshot(
 
         facets[MOVED] = ("1", "0")
         waves_info = dict(movement.attrs["waves"])
+        if movement.attrs.get("open_waves_note"):  # a wave still collecting answers: said beside the moves
+            waves_info["open_note"] = str(movement.attrs["open_waves_note"])
         move_info = move_counts(movement)
         every_mover = movers(movement)
         movers_total = len(every_mover)

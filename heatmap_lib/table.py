@@ -27,7 +27,7 @@ from bokeh.models.widgets.tables import (  # (the submodule: visible to type che
 )
 
 from .chart import _SIGNED, BAND_COLORS, TextMemo, _whole, xray_link
-from .metrics import BAND_LABELS, BANDS, small_sample_notes
+from .metrics import BAND_LABELS, BANDS, small_sample_note
 
 __all__ = [
     "ROLE_COLUMNS",
@@ -103,9 +103,14 @@ def _order(names: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
     return keys.sort_values(["n", "i"], kind="stable").index.to_numpy()
 
 
+_NOTE_SLOTS = 2**16  # the answers behind a small-sample note, in a `_range_texts` key (0: no note)
+
+
 def _range_text(code: int) -> str:
-    """An interval as text from its `_range_texts` key: "−48 to 98" (each end + 200, then low x 401 + high)."""
-    return f"{_SIGNED[code // 401]} to {_SIGNED[code % 401]}"
+    """An interval as text from its `_range_texts` key: "−48 to 98", then the small-sample note if any."""
+    answers, code = code % _NOTE_SLOTS, code // _NOTE_SLOTS
+    note = small_sample_note(answers, flagged=True, short=True)
+    return f"{_SIGNED[code // 401]} to {_SIGNED[code % 401]}" + (f" ({note})" if note else "")
 
 
 _RANGE_TEXT = TextMemo(_range_text)
@@ -113,15 +118,20 @@ _RANGE_TEXT = TextMemo(_range_text)
 
 def _range_texts(frame: pd.DataFrame) -> list[str]:
     """The NPS interval per row as whole points, with the small-sample note where flagged ("" when silent)."""
-    if "nps_low" not in frame or "nps_high" not in frame or not len(frame):
+    if not {"nps_low", "nps_high", "responses"} <= set(frame.columns) or not len(frame):
         return [""] * len(frame)
     low, high = (frame[c].to_numpy(dtype=float) for c in ("nps_low", "nps_high"))
     defined = ~(np.isnan(low) | np.isnan(high))
-    texts = _RANGE_TEXT(((_whole(low, -200, 200) + 200) * 401 + _whole(high, -200, 200) + 200).tolist())
-    notes = small_sample_notes(frame)
-    noted = notes != ""
-    texts[noted] = texts[noted] + "; " + notes[noted]
-    return np.where(defined, texts, "").tolist()
+    small = (
+        frame["small_sample"].fillna(False).to_numpy(dtype=bool)
+        if "small_sample" in frame
+        else np.zeros(len(low), bool)
+    )
+    answers = np.clip(frame["responses"].fillna(0).to_numpy(dtype=np.int64), 0, _NOTE_SLOTS - 1)
+    code = ((_whole(low, -200, 200) + 200) * 401 + _whole(high, -200, 200) + 200) * _NOTE_SLOTS
+    texts = _RANGE_TEXT(np.where(small, code + answers, code).tolist())
+    texts[~defined] = ""
+    return texts.tolist()
 
 
 _RANK = {b: i for i, b in enumerate(BANDS)}

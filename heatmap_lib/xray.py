@@ -8,6 +8,7 @@ comments by score, and the wave-over-wave trend.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import warnings
 from collections.abc import Iterable, Mapping
@@ -72,6 +73,33 @@ def _wave_order(dataset: Any) -> list[str]:
     f = dataset.table("invitation_facts")
     df = f.group_by("wave").aggregate(first=f.sent_at.min()).order_by("first").to_pandas()
     return [str(w) for w in df["wave"]]
+
+
+WAVE_SETTLE_DAYS = 21  # a wave is still open until this long after its last invitation: answers may still arrive
+
+
+def wave_periods(dataset: Any) -> tuple[pd.DataFrame, dt.date]:
+    """Each wave's span (first to last invitation sent) and completeness, and the last day the data cover.
+
+    A wave is complete once `WAVE_SETTLE_DAYS` have passed after its last invitation by the data's last day (its
+    latest dated record of any table, `renewal.data_as_of`): before that its response rate and NPS may still move
+    (`periods.period_completeness`).
+    Columns: `wave` and those of `period_completeness`; sorted by first send.
+    """
+    from .periods import period_completeness
+    from .renewal import data_as_of
+
+    f = dataset.table("invitation_facts")
+    spans = f.group_by("wave").aggregate(start=f.sent_at.min(), end=f.sent_at.max()).order_by("start").to_pandas()
+    data_last = data_as_of(dataset) - dt.timedelta(days=1)  # the latest dated record of any table
+    periods = period_completeness(
+        spans["start"].tolist(),
+        spans["end"].tolist(),
+        data_first=None,
+        data_last=data_last,
+        settle_days=WAVE_SETTLE_DAYS,
+    )
+    return periods.assign(wave=spans["wave"].astype(str).to_numpy())[["wave", *periods.columns]], data_last
 
 
 def role_reading(flags: Mapping[str, Any], band: str) -> str:
@@ -330,6 +358,11 @@ def _trend(dataset: Any, sc: Scope, ids: list[str], t: Mapping[str, float | None
     df = derive(df, _thresholds(t.get("red_below"), t.get("green_above")))
     order = {w: i for i, w in enumerate(_wave_order(dataset))}
     df["wave_order"] = df["wave"].map(order)
+    periods, data_last = wave_periods(dataset)  # open waves are marked, never drawn as whole ones
+    spans = periods.set_index("wave")[["period_start", "period_end", "complete"]]
+    df = df.join(spans.rename(columns={"period_start": "wave_start", "period_end": "wave_end"}), on="wave")
+    df["complete"] = df["complete"].fillna(True).astype(bool)
+    df.attrs["data_last"] = data_last.isoformat()
     return df.sort_values(["account_id", "wave_order"]).drop(columns="wave_order").reset_index(drop=True)
 
 

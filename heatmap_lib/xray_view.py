@@ -20,7 +20,7 @@ import pandas as pd
 from .chart import BAND_COLORS, xray_file_name
 from .metrics import BAND_LABELS, small_sample_note
 from .schema import ROLE_LABELS
-from .xray import XRay
+from .xray import WAVE_SETTLE_DAYS, XRay
 
 PAGE_CSS = "body{margin:24px auto;max-width:1100px}"
 # Scoped to .hx-xray so that a fragment shown inside JupyterLab restyles nothing else on the page.
@@ -101,14 +101,24 @@ def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
     shapes = [
         f'<line x1="{pad}" x2="{width - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#bbb" stroke-dasharray="3"/>'
     ]
+    whole = trend["complete"].tolist() if "complete" in trend else [True] * n
     known = [(i, p) for i, p in enumerate(pts) if not math.isnan(p[1])]
     for i, (_, _nps, low, high) in known:
         shapes.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(low):.1f}" y2="{y(high):.1f}" stroke="#9ab"/>')
-    if len(known) > 1:
-        path = " ".join(f"{x(i):.1f},{y(p[1]):.1f}" for i, p in known)
+    solid = [(i, p) for i, p in known if whole[i]]
+    if len(solid) > 1:
+        path = " ".join(f"{x(i):.1f},{y(p[1]):.1f}" for i, p in solid)
         shapes.append(f'<polyline points="{path}" fill="none" stroke="#1f5fa8" stroke-width="2"/>')
+    for k, (i, p) in enumerate(known):  # an open wave: a dashed segment from its neighbour, a hollow point
+        near = known[k - 1] if k > 0 else known[k + 1] if k + 1 < len(known) else None
+        if not whole[i] and near is not None:
+            shapes.append(
+                f'<line x1="{x(near[0]):.1f}" y1="{y(near[1][1]):.1f}" x2="{x(i):.1f}" y2="{y(p[1]):.1f}" '
+                'stroke="#1f5fa8" stroke-width="2" stroke-dasharray="5 3" class="hx-partial"/>'
+            )
     for i, (_, nps_value, _, _) in known:
-        shapes.append(f'<circle cx="{x(i):.1f}" cy="{y(nps_value):.1f}" r="3.5" fill="#1f5fa8"/>')
+        fill = "#1f5fa8" if whole[i] else "#fff"
+        shapes.append(f'<circle cx="{x(i):.1f}" cy="{y(nps_value):.1f}" r="3.5" fill="{fill}" stroke="#1f5fa8"/>')
     for i, (wave, *_rest) in enumerate(pts):
         shapes.append(f'<text x="{x(i):.1f}" y="{height - 3}" font-size="10" text-anchor="middle">{_e(wave)}</text>')
     label = "NPS by wave with its 95% interval"
@@ -116,6 +126,28 @@ def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
         f'<svg role="img" aria-label="{label}" width="{width}" height="{height}" '
         f'xmlns="http://www.w3.org/2000/svg">{"".join(shapes)}</svg>'
     )
+
+
+def _trend_caption(trend: pd.DataFrame) -> str:
+    """The trend's window in words (escaped HTML): the waves drawn and which are still open, drawn dashed."""
+    if not len(trend) or "wave_start" not in trend:
+        return ""
+    rows = trend.to_dict(orient="records")
+    text = (
+        f"Waves {rows[0]['wave']} to {rows[-1]['wave']}, first sent {rows[0]['wave_start']} to "
+        f"{rows[-1]['wave_start']}."
+    )
+    open_ = [r for r in rows if not r.get("complete", True)]
+    if open_:
+        text += " " + "; ".join(
+            f"{r['wave']} (last sent {r['wave_end']}) is still open: answers may arrive until "
+            f"{pd.Timestamp(r['wave_end']).date() + dt.timedelta(days=WAVE_SETTLE_DAYS)}"
+            for r in open_
+        )
+        text += ", so its point is drawn dashed and hollow and its figures may still move."
+    else:
+        text += " Every wave is complete."
+    return f'<p class="hx-window"><small>{_e(text)}</small></p>'
 
 
 def _signed(value: Any) -> str:
@@ -272,7 +304,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         ["Wave", "Footprint", "Response rate", "NPS", "Interval", "Band"],
         (
             [
-                _e(r["wave"]),
+                _e(r["wave"]) + ("" if r.get("complete", True) else " <small>(open)</small>"),
                 str(r["contacts_invited"]),
                 _pct(r["response_rate"]),
                 _score(r["nps"]),
@@ -290,7 +322,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         f"<h2>NPS by role</h2>{roles}<h2>Contacts</h2>{contacts}<h2>Non-responders to recruit</h2>{recruit}"
         f"<h2>Drivers</h2>{drivers}<h2>Comments, lowest score first</h2>{comments}"
         f"{comparison_html(x.comparison)}"
-        f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{trend}"
+        f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{_trend_caption(x.trend)}{trend}"
         f"{health_html(x.health)}{renewal_html(x.renewal)}{suggested_html(x.suggested)}"
         f"{plays_section(x.plays)}</div>"
     )

@@ -540,6 +540,29 @@ def test_grid_table_counts_every_account_once(demo: hm.Dataset) -> None:
     assert len(grid) == len(grid.attrs["segments"]) * 8
     fig = rn.renewal_grid(grid)
     assert list(fig.x_range.factors) == grid.attrs["months"]
+    assert grid.attrs["partial_months"] == {} and grid["complete"].all()  # as of 10-01: every month whole
+    assert (
+        grid.attrs["window_note"]
+        == "Renewals from 2026-10-01 to 2027-03-31 by month, then later; every month is whole."
+    )
+
+
+def test_a_grid_starting_mid_month_marks_its_first_month_partial(demo: hm.Dataset) -> None:
+    w = rn.Weights.load(Path(__file__).resolve().parents[1] / "params" / "renewal_weights.yaml")
+    sc = rn.score(demo, w, as_of="2026-10-07")
+    grid = rn.renewal_grid_table(sc, by="region", months=6)
+    assert grid["accounts"].sum() == len(sc)  # marked, never left out
+    assert grid.attrs["partial_months"] == {"2026-10": "from 2026-10-07 only (25 of 31 days)"}
+    assert set(grid.loc[~grid["complete"], "month"]) == {"2026-10"}
+    assert grid.attrs["window_note"] == (
+        "Renewals from 2026-10-07 to 2027-03-31 by month, then later; 2026-10 counts the renewals from 2026-10-07 "
+        "only (25 of 31 days): marked partial (dashed outline), not a quiet month."
+    )
+    fig = rn.renewal_grid(grid)
+    outline = fig.select_one({"name": "partial-months"})
+    assert set(outline.data_source.data["x"]) == {"2026-10"} and outline.glyph.line_dash == "dashed"
+    assert fig.xaxis[0].major_label_overrides == {"2026-10": "2026-10 (partial)"}
+    assert any(getattr(t, "text", "") == grid.attrs["window_note"] for t in fig.above)  # the window, on the chart
 
 
 def test_views_use_escaped_field_tooltips_only(hist: hm.Dataset) -> None:

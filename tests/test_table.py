@@ -76,12 +76,13 @@ def test_the_range_column_carries_the_small_sample_note(summary, tmp_path):
 
     data = account_table(summary).source.data
     ranges = dict(zip(data["account_id"], data["nps_range"], strict=True))
-    assert ranges["A3"] == "\u221252 to 52; " + small_sample_note(4)  # 4 answers: flagged
+    assert ranges["A3"] == "\u221252 to 52 (small sample: 4 answers)"  # 4 answers: flagged
+    assert ranges["A3"].endswith(f"({small_sample_note(4, short=True)})")
     assert ranges['A/4 "q" <b>'] == ""  # silent: no interval
     one = Builder()
     one.scores(one.account("P1"), "influencer", [10])
     single = account_table(hm.account_summary(one.load(tmp_path / "d"))).source.data
-    assert single["nps_range"] == ["\u221248 to 98; " + small_sample_note(1)]
+    assert single["nps_range"] == ["\u221248 to 98 (" + small_sample_note(1, short=True) + ")"]
     col = next(c for c in account_table(summary).table.columns if c.field == "nps_range")
     assert isinstance(col.formatter, StringFormatter)  # plain text, never HTML
 

@@ -323,7 +323,11 @@ def _sources(snap: report.Snapshot) -> list[Any]:
 
 def test_a_wave_snapshot_carries_trails_toggles_and_movers(ds: hm.Dataset) -> None:
     snap = report.snapshot(ds, segment_by="wave", segment="2026-Q3")
-    assert snap.waves == {"wave": "2026-Q3", "compare_to": "2026-Q2"}
+    open_note = (
+        "2026-Q3 is still open (last sent 2026-07-10; answers may arrive until 2026-07-31): its response rates "
+        "and NPS may still move."
+    )  # Q3 is the data's last day
+    assert snap.waves == {"wave": "2026-Q3", "compare_to": "2026-Q2", "open_note": open_note}
     assert snap.move_counts is not None and snap.move_counts["newly red"] == 2
     controls = snap.controls_html()
     assert 'class="hm-trails" checked' in controls and 'data-column="moved" value="1"' in controls
@@ -335,6 +339,7 @@ def test_a_wave_snapshot_carries_trails_toggles_and_movers(ds: hm.Dataset) -> No
     page = snap.html()
     assert "<h3>Movers since 2026-Q2</h3>" in page and "newly red; real drop" in page
     assert "compared with <b>2026-Q2</b>: 2 newly red, 1 real drop" in page
+    assert "trails run from the footprint then to the footprint now. " + open_note in page
     assert "Charlie" not in snap.movers_html()  # the dropped account is counted, not listed as a mover
     assert page.index("<h3>Movers since") < page.index("<h3>Not surveyed")
 
@@ -344,7 +349,8 @@ def test_snapshot_waves_parameters(ds: hm.Dataset) -> None:
     assert everything.waves is None and 'class="hm-trails"' not in everything.controls_html()
     assert everything.movers_html() == "" and "Wave over wave" not in everything.header_html()
     west = report.snapshot(ds, segment_by="region", segment="West", wave="2026-Q3", compare_to="2026-Q1")
-    assert west.waves == {"wave": "2026-Q3", "compare_to": "2026-Q1"} and west.headline.surveyed == 6
+    assert west.waves is not None and west.headline.surveyed == 6
+    assert {k: west.waves[k] for k in ("wave", "compare_to")} == {"wave": "2026-Q3", "compare_to": "2026-Q1"}
     assert west.title.endswith(", wave 2026-Q3")
     first = report.snapshot(ds, segment_by="wave", segment="2026-Q1")
     assert first.waves is None and "no wave was sent before" in first.header_html()
@@ -446,7 +452,8 @@ def test_hostile_wave_names_are_escaped(tmp_path: Path) -> None:
     b.scores("A", "influencer", [1, 1, 1], wave=now, sent_at="2026-04-10")
     data = b.load(tmp_path / "d")
     snap = report.snapshot(data, segment_by="wave", segment=now)
-    assert snap.waves == {"wave": now, "compare_to": before}
+    assert snap.waves is not None and (snap.waves["wave"], snap.waves["compare_to"]) == (now, before)
+    assert now in snap.waves["open_note"]  # the open wave is named in the note, escaped on the page as elsewhere
     page = snap.html()
     for raw in (before, now):
         assert raw not in page

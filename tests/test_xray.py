@@ -144,3 +144,33 @@ def test_no_usage_no_health_section_and_a_missing_weights_file_is_said(ds, tmp_p
     with pytest.warns(UserWarning, match="no renewal weights at"):
         x = xray(ds, "A1", renewal_weights=tmp_path / "missing.yaml")
     assert x.health is None and x.renewal is None
+
+
+def test_a_wave_still_collecting_answers_is_marked_open_in_the_trend(ds):
+    from heatmap_lib.xray import WAVE_SETTLE_DAYS, wave_periods
+    from heatmap_lib.xray_view import xray_page
+
+    periods, data_last = wave_periods(ds)
+    assert data_last.isoformat() == "2026-04-12" and WAVE_SETTLE_DAYS == 21
+    assert periods["wave"].tolist() == ["2026-Q1", "2026-Q2"] and periods["complete"].tolist() == [True, False]
+    x = xray(ds, "A1")
+    assert x.trend["complete"].tolist() == [True, False]  # Q2 was sent 04-10 to 04-12, the data end 04-12
+    page = xray_page(x)
+    assert "2026-Q2 <small>(open)</small>" in page
+    assert (
+        "Waves 2026-Q1 to 2026-Q2, first sent 2026-01-10 to 2026-04-10. 2026-Q2 (last sent 2026-04-12) is still "
+        "open: answers may arrive until 2026-05-03, so its point is drawn dashed and hollow" in page
+    )
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert svg.count('class="hx-partial"') == 1 and 'fill="#fff"' in svg  # dashed to a hollow point
+    assert "<polyline" not in svg  # one whole wave: no solid line to draw
+
+
+def test_waves_are_complete_once_answers_had_time_to_arrive(builder, tmp_path):
+    from heatmap_lib.xray import wave_periods
+
+    builder.scores(builder.account("A1"), "influencer", [9])  # 2026-Q1, sent 01-10
+    builder.invite(builder.contact("A1", "influencer"), 7, wave="2026-Q2", sent_at="2026-02-15")
+    periods, data_last = wave_periods(builder.load(tmp_path / "d"))
+    assert data_last.isoformat() == "2026-02-15"
+    assert periods["complete"].tolist() == [True, False]  # Q1 had 36 days to be answered, Q2 none
