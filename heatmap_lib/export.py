@@ -145,7 +145,8 @@ def _fit_cells(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     for col in df.columns:
         if df[col].dtype != object and not pd.api.types.is_string_dtype(df[col]):
             continue
-        lengths = df[col].map(lambda v: len(v) if isinstance(v, str) else 0)
+        # Excel counts UTF-16 units: a character outside the Basic Multilingual Plane (an emoji) takes two
+        lengths = df[col].map(lambda v: len(v.encode("utf-16-le")) // 2 if isinstance(v, str) else 0)
         long = lengths > XLSX_MAX_CELL
         if not long.any():
             continue
@@ -154,7 +155,8 @@ def _fit_cells(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 
         def shorten(text: str) -> str:
             marker = f" [... cut: {len(text):,} characters in all; the CSV or JSON export has the whole text]"
-            return text[: XLSX_MAX_CELL - len(marker)] + marker
+            keep = text.encode("utf-16-le")[: 2 * (XLSX_MAX_CELL - len(marker))]
+            return keep.decode("utf-16-le", errors="ignore") + marker  # a pair cut in half is dropped
 
         out.loc[long, col] = out.loc[long, col].map(shorten)
         cut[str(col)] = int(long.sum())

@@ -917,6 +917,179 @@ def test_every_hostile_class_has_several_inputs() -> None:
     assert len({(c.kind, c.name) for c in HOSTILE}) == len(HOSTILE)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Names that become files, and faults: through the real commands as well, each recorded under its class.
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+SEGMENT_NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
+
+
+def _record(kind: str, name: str, code: int, output: str, expected: str) -> None:
+    lines = output.strip().splitlines()
+    result = "accepted" if code == 0 else "error"
+    RESULTS.append({"case": name, "class": kind, "expected": expected, "result": result, "message": lines[-1]})
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from heatmap_lib.cli import main
+
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "rule"),
+    [
+        ("log_x", "yes", "must be true or false"),
+        ("red_below", "low", "must be a number"),
+        ("workspace", 5, "must be a text"),
+        ("play_rules", ["a", "b"], "must be a text"),
+    ],
+)
+def test_a_notebook_parameter_of_the_wrong_type_is_named_before_any_segment_runs(
+    parameter: str, value: object, rule: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "notebook": str(NOTEBOOKS / "customer_heatmap.ipynb"),
+                "data": str(base(tmp_path / "data")),
+                "segment_by": "region",
+                "output": "out",
+                "parameters": {parameter: value},
+            }
+        )
+    )
+    code, output = _run(["run", str(spec), "--no-progress"], capsys)
+    _record("faults", f"notebook parameter {parameter} = {value!r}", code, output, "error")
+    assert code == 2 and "Traceback" not in output
+    (line,) = output.strip().splitlines()
+    assert line.startswith(f"heatmap: error: {spec}: parameter {parameter!r} = {value!r}: {rule}"), line
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*/manifest.json"))
+
+
+def test_an_interrupt_while_loading_ends_in_one_line(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = base(tmp_path / "data")
+    big = folder / "usage_events.csv"
+    duckdb.execute(
+        "COPY (SELECT 'A1' AS account_id, 'U' || (i % 1000) AS user_id, 'login' AS event, "
+        "TIMESTAMP '2026-01-01' + to_seconds(i) AS occurred_at FROM range(30000000) t(i)) "
+        f"TO '{big}' (HEADER)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heatmap_lib.cli", "validate", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    fds = Path(f"/proc/{proc.pid}/fd")
+    while proc.poll() is None:  # wait until the loader has the big file open, then press Ctrl-C
+        try:
+            if any(str(fd.readlink()) == str(big) for fd in fds.iterdir()):
+                break
+        except OSError:
+            continue
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=600)
+    _record("faults", "Ctrl-C while loading", proc.returncode, out + err, "error")
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and err.strip().splitlines() == ["heatmap: interrupted"]
+
+
+def test_filter_sets_differing_only_in_punctuation_stay_apart(tmp_path: Path) -> None:
+    lib = hm.FilterLibrary(tmp_path / "filters")
+    sets = {"west/leaders": "West", "west leaders": "East", "west-leaders": "North", "West.Leaders": "South"}
+    paths = {name: lib.save(hm.FilterSet(region=[region]), name) for name, region in sets.items()}
+    for name, region in sets.items():
+        RESULTS.append({"case": f"filter set {name!r}", "class": "names that become files", "expected": "accepted"})
+        RESULTS[-1]["result"] = "accepted" if lib.load(name).criteria == {"region": (region,)} else "wrong"
+        assert lib.load(name).criteria == {"region": (region,)}, name
+    assert len(set(paths.values())) == len(sets)
+    assert sorted(lib.names()) == sorted(p.stem for p in paths.values())
+
+
+@pytest.mark.parametrize("length", [120, 300, 3000])
+def test_a_long_account_id_gets_its_own_x_ray_page(length: int, tmp_path: Path) -> None:
+    from heatmap_lib.chart import xray_file_name, xray_link
+    from heatmap_lib.xray import xrays
+    from heatmap_lib.xray_view import write_xray_pages
+
+    folder = base(tmp_path / "data")
+    long_ids = ["é/" * (length // 2), "é/" * (length // 2) + "x"]  # quoted, each is 3x longer; they differ at the end
+    for path, old in (("accounts.csv", "A{}"), ("contacts.csv", ",A{},")):
+        text = (folder / path).read_text(encoding="utf-8")
+        for i, new in enumerate(long_ids, start=1):
+            text = text.replace(old.format(i), old.replace("A{}", '"{}"').format(new))
+        (folder / path).write_text(text, encoding="utf-8")
+    ds = hm.load(folder)
+    written = write_xray_pages(xrays(ds), tmp_path / "pages")
+    names = {xray_file_name("{account_id}.html", a) for a in long_ids}
+    ok = len(written) == 2 and {p.name for p in written} == names and all(len(n.encode()) <= 255 for n in names)
+    RESULTS.append({"case": f"account id of {length} characters", "class": "names that become files"})
+    RESULTS[-1] |= {"expected": "accepted", "result": "accepted" if ok else "wrong"}
+    assert ok, [p.name for p in written]
+    from urllib.parse import unquote
+
+    assert {unquote(xray_link("{account_id}.html", a)) for a in long_ids} == names  # a browser opens the file
+
+
+def test_accounts_without_a_segment_value_are_counted_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    folder = base(tmp_path / "data")
+    write(folder / "accounts.csv", ACC, [["A1", "Acme", 100, "West"], ["A2", "Beta", 50, ""], ["A3", "Gamma", 5, " "]])
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {"notebook": str(SEGMENT_NOTEBOOK), "data": str(folder), "segment_by": "region", "output": "out"}
+        )
+    )
+    code, output = _run(["run", str(spec), "--no-progress"], capsys)
+    _record("names that become files", "accounts with an empty segment value", code, output, "accepted")
+    assert code == 0 and "Traceback" not in output, output
+    assert "heatmap: warning: 2 accounts with no region value are in no segment's report" in output
+    (manifest,) = (tmp_path / "out").glob("*/manifest.json")
+    data = json.loads(manifest.read_text())
+    assert data["data"]["without_segment"] == 2 and [s["segment"] for s in data["segments"]] == ["West"]
+
+
+def test_an_excel_cell_over_excel_s_limit_is_cut_visibly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    from python_calamine import CalamineWorkbook
+
+    folder = base(tmp_path / "data")
+    replace_in(folder / "accounts.csv", "A1,Acme", "A1," + "N" * 40_000)
+    replace_in(folder / "accounts.csv", "A2,Beta", "A2," + "\U0001f600" * 20_000)  # 40,000 UTF-16 units
+    out = tmp_path / "summary.xlsx"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Cell contents too long")  # a note in the file, not a warning
+        code, output = _run(["summary", str(folder), "--out", str(out)], capsys)
+    _record("names that become files", "account name over 32,767 characters in xlsx", code, output, "accepted")
+    assert code == 0, output
+    book = CalamineWorkbook.from_path(str(out))
+    rows = book.get_sheet_by_name("accounts").to_python()
+    for row in rows[1:]:
+        name = row[rows[0].index("account_name")]
+        assert len(name.encode("utf-16-le")) // 2 <= 32_767
+        assert name.endswith("characters in all; the CSV or JSON export has the whole text]")
+    about = dict((r[0], r[1]) for r in book.get_sheet_by_name("About").to_python())
+    assert "2 text cells longer than Excel's 32,767 characters were cut" in about["cells_cut"]
+
+
 def test_corpus_is_large_and_every_case_recorded(tmp_path: Path) -> None:  # last in the file: it writes the record
     assert len(CASES) >= 50
     assert len({c.name for c in CASES}) == len(CASES)
