@@ -1090,6 +1090,52 @@ def test_an_excel_cell_over_excel_s_limit_is_cut_visibly(tmp_path: Path, capsys:
     assert "2 text cells longer than Excel's 32,767 characters were cut" in about["cells_cut"]
 
 
+def _edges(folder: Path) -> Path:
+    """The base dataset with every date, time and amount at the edge of what validation accepts."""
+    base(folder)
+    _inv(folder, "W1,2026-01-01,2026-01-02", "W1,1900-01-01,2199-12-31")
+    _inv(folder, "I2,C2,R,W1,2026-01-01", "I2,C2,R,W0,1900-01-01")
+    write(
+        folder / "accounts.csv",
+        [*ACC, "renewal_date", "customer_since", "seats"],
+        [
+            ["A1", "Acme", "1e15", "West", "2199-12-31", "1900-01-01", "1000000000"],
+            ["A2", "Beta", "0", "East", "1900-01-01", "2199-12-31", "0"],
+        ],
+    )
+    write(
+        folder / "usage_events.csv",
+        ["account_id", "user_id", "event", "occurred_at"],
+        [["A1", "U1", "login", "1900-01-01 00:00:00"], ["A1", "U2", "login", "2199-12-31T23:59:59+00:00"]],
+    )
+    invoice = ["invoice_id", "account_id", "due_date", "paid_at", "amount"]
+    write(folder / "invoices.csv", invoice, [["V1", "A1", "1900-01-01", "2199-12-31", "1e15"]])
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["summary", "--out", "s.xlsx"],
+        ["summary", "--out", "s.json", "--by-role"],
+        ["health", "--out", "h.csv"],
+        ["movers", "--out", "m.csv", "--all"],
+        ["export", "--table", "t.xlsx"],
+    ],
+    ids=lambda c: " ".join(c[:1] + c[3:]),
+)
+def test_values_at_the_edge_of_validation_go_through_every_command(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _edges(tmp_path / "data")
+    name, *options = command
+    out = tmp_path / options[1]
+    code, output = _run([name, str(folder), *options[:1], str(out), *options[2:]], capsys)
+    _record("dates", f"dates and amounts at the edge through {name} {options[1]}", code, output, "accepted")
+    assert code == 0 and "Traceback" not in output, output
+    assert out.stat().st_size > 0
+
+
 def test_corpus_is_large_and_every_case_recorded(tmp_path: Path) -> None:  # last in the file: it writes the record
     assert len(CASES) >= 50
     assert len({c.name for c in CASES}) == len(CASES)
