@@ -980,6 +980,24 @@ def _build_facts(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _add_malformed(path: Path, malformed: list[Problem]) -> None:
+    """Add the records that could not be parsed to a rejected-rows file, in line order, their text as written.
+
+    The file then holds every row the exclusion count names (the count includes them), not only the parsed ones.
+    """
+    if not malformed:
+        return
+    with path.open(newline="", encoding="utf-8") as fh:
+        header, *rows = list(csv.reader(fh))
+    blank = [""] * (len(header) - 3)
+    rows += [[str(p.row), p.rule, *blank, p.value or ""] for p in malformed]
+    rows.sort(key=lambda r: int(r[0]) if r[0].isdigit() else 0)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def _write_quarantine(
     con: duckdb.DuckDBPyConnection,
     sources: dict[str, _Source],
@@ -1002,13 +1020,15 @@ def _write_quarantine(
         tmp = target.with_name(target.name + ".tmp")
         label = src.row_label
         rows_sql = (
-            f"SELECT p.line AS {_q('source_' + label)}, p.reasons, s.* EXCLUDE (_row) "
+            f"SELECT p.line AS {_q('source_' + label)}, p.reasons, s.* EXCLUDE (_row), "
+            "CAST(NULL AS VARCHAR) AS raw_record "
             f"FROM {_q('stage_' + name)} s JOIN (SELECT _row, min(line) AS line, "
             "string_agg(coalesce(col || ': ', '') || rule, '; ' ORDER BY seq) AS reasons "
             f"FROM ({checker.report_sql()}) WHERE tbl = {_lit(name)} GROUP BY _row) p USING (_row) "
             "ORDER BY p.line"
         )
         con.execute(f"COPY ({rows_sql}) TO {_lit(str(tmp))} (HEADER, DELIMITER ',')")
+        _add_malformed(tmp, [p for p in problems if p.table == name and p.rule.startswith("malformed CSV line")])
         tmp.replace(target)
         exclusions.append(Exclusion(name, n, str(target)))
     report = folder / "problems.csv"
