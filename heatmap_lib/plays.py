@@ -37,6 +37,7 @@ __all__ = [
     "OPEN",
     "PLAY_TYPES",
     "STATUSES",
+    "DatasetAccounts",
     "PlayStore",
     "PlaysError",
     "Rule",
@@ -49,6 +50,7 @@ __all__ = [
     "play_hover_text",
     "play_label",
     "read_plays",
+    "store_dataset",
     "suggestions",
 ]
 
@@ -236,12 +238,13 @@ class PlayStore:
         return f"PlayStore({str(self.workspace)!r})"
 
     def check_dataset(self, dataset: Any) -> None:
-        """Refuse (`PlaysError`) a dataset this store does not belong to; a store recording none is bound to it."""
+        """Refuse (`PlaysError`) a dataset this store does not belong to; bind it when it records none (or grew)."""
         accounts = dataset if isinstance(dataset, DatasetAccounts) else dataset_accounts(dataset)
         with self._connect() as con:
-            unbound = _check_binding(con, self.path, accounts)
-        if unbound:
-            self.bind(accounts)
+            rebind = _check_binding(con, self.path, accounts)
+        if rebind:
+            with contextlib.suppress(PlaysError):  # a read-only workspace still reads: the check has passed
+                self.bind(accounts)
 
     def bind(self, dataset: Any) -> None:
         """Record that this store belongs to `dataset` (a loaded dataset or its `DatasetAccounts`)."""
@@ -582,10 +585,11 @@ def _binding(con: sqlite3.Connection) -> dict[str, str]:
 
 
 def _check_binding(con: sqlite3.Connection, path: Path, accounts: DatasetAccounts) -> bool:
-    """Raise unless the store belongs to this dataset; True when it records no dataset yet (and must be bound).
+    """Raise unless the store belongs to this dataset; True when it must be bound to it (again).
 
     The same fingerprint is the same dataset. Otherwise the data may have grown (new accounts, a new wave): the
-    store still belongs to it when every account it holds plays for is there under the name it had when bound.
+    store still belongs to it when every account it holds plays for is there under the name it had when bound;
+    it is then bound to the grown data, so plays recorded on the new accounts are protected too.
     """
     meta = _binding(con)
     if "fingerprint" not in meta:
@@ -600,7 +604,7 @@ def _check_binding(con: sqlite3.Connection, path: Path, accounts: DatasetAccount
     )
     wrong = [(aid, name) for aid, name in sorted(recorded.items()) if accounts.names.get(aid) != name]
     if not wrong:
-        return False
+        return True
     aid, name = wrong[0]
     now = accounts.names.get(aid)
     there = f"is {now!r} in it" if now is not None else "is not in it"

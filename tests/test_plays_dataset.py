@@ -14,7 +14,7 @@ from test_batch import run_cli, write_spec
 
 import heatmap_lib as hm
 from heatmap_lib.demo import write_demo
-from heatmap_lib.plays import PlaysError, PlayStore, read_plays, store_dataset
+from heatmap_lib.plays import PlaysError, PlayStore, dataset_accounts, read_plays, store_dataset
 
 pytestmark = pytest.mark.notebook
 REPO = Path(__file__).parent.parent
@@ -51,7 +51,11 @@ def test_the_same_data_grown_by_an_account_keeps_its_plays(datasets: tuple[Path,
         fh.write("A999999,Newco Ltd,1000" + "," * (len(pd.read_csv(demo / "accounts.csv", nrows=0).columns) - 3) + "\n")
     ds = hm.load(grown)
     assert ds.rows["accounts"] == 41
-    assert len(read_plays(root / "workspace", dataset=ds)) == len(PlayStore(root / "workspace"))
+    workspace = tmp_path / "workspace"
+    shutil.copytree(root / "workspace", workspace)
+    assert len(read_plays(workspace, dataset=ds)) == len(PlayStore(workspace))
+    # bound to the grown data now: a play on the new account is protected like the others
+    assert store_dataset(workspace)["fingerprint"] == dataset_accounts(ds).fingerprint
 
 
 def test_a_spec_naming_the_demo_workspace_is_refused_on_another_dataset(
