@@ -1150,7 +1150,7 @@ def _check_workspace(spec: Spec, dataset: Any) -> None:
     if not isinstance(workspace, str) or not (Path(workspace) / STORE_FILE).is_file():
         return
     try:
-        PlayStore(workspace).check_dataset(dataset)
+        PlayStore(workspace).check_dataset(dataset, bind=False)  # a run only reads the store
     except PlaysError as exc:
         raise SpecError(f"{spec.path or 'spec'}: {PLAYS_PARAMETER}: {exc}") from None
 

@@ -237,12 +237,16 @@ class PlayStore:
     def __repr__(self) -> str:
         return f"PlayStore({str(self.workspace)!r})"
 
-    def check_dataset(self, dataset: Any) -> None:
-        """Refuse (`PlaysError`) a dataset this store does not belong to; bind it when it records none (or grew)."""
+    def check_dataset(self, dataset: Any, *, bind: bool = True) -> None:
+        """Refuse (`PlaysError`) a dataset this store does not belong to.
+
+        bind: record the dataset when the store records none yet, or records it before it grew (where plays are
+        recorded); False only reads (snapshots): a store recording no dataset is then read as it is.
+        """
         accounts = dataset if isinstance(dataset, DatasetAccounts) else dataset_accounts(dataset)
         with self._connect() as con:
             rebind = _check_binding(con, self.path, accounts)
-        if rebind:
+        if rebind and bind:
             with contextlib.suppress(PlaysError):  # a read-only workspace still reads: the check has passed
                 self.bind(accounts)
 
@@ -536,6 +540,7 @@ def read_plays(
 
     dataset: the data the plays are shown with (`hm.load`); a store that belongs to another dataset is refused
     (`PlaysError` saying which), so one company's plays never show under another's account of the same id.
+    Nothing is written: a store that records no dataset yet is bound where plays are recorded (`check_dataset`).
     """
     if isinstance(workspace, PlayStore):
         store = workspace
@@ -545,7 +550,7 @@ def read_plays(
             return _frame([])
         store = PlayStore(folder)
     if dataset is not None:
-        store.check_dataset(dataset)
+        store.check_dataset(dataset, bind=False)
     return store.frame(account_ids)
 
 

@@ -54,7 +54,9 @@ def test_the_same_data_grown_by_an_account_keeps_its_plays(datasets: tuple[Path,
     workspace = tmp_path / "workspace"
     shutil.copytree(root / "workspace", workspace)
     assert len(read_plays(workspace, dataset=ds)) == len(PlayStore(workspace))
-    # bound to the grown data now: a play on the new account is protected like the others
+    assert store_dataset(workspace)["fingerprint"] != dataset_accounts(ds).fingerprint  # reading writes nothing
+    # where plays are recorded, the store is bound to the grown data: a play on the new account is protected too
+    PlayStore(workspace).check_dataset(ds)
     assert store_dataset(workspace)["fingerprint"] == dataset_accounts(ds).fingerprint
 
 
