@@ -105,6 +105,8 @@ REQUIRED_KEYS: tuple[str, ...] = ("notebook", "data", "segment_by", "output")
 BATCH_PARAMETERS: tuple[str, ...] = ("data", "filters", "segment_by", "segment", "include_emails", "batch")
 # Set when the notebook declares them: where the segment writes its X-Ray pages, and how its report links to them.
 XRAY_PARAMETERS: tuple[str, ...] = ("xray_dir", "xray_href")
+# The plays store's folder: a spec names it, or its reports show no plays (never a notebook's default workspace).
+PLAYS_PARAMETER = "workspace"
 KERNEL = "python3"
 HEADLINE_MIME = "application/vnd.heatmap.headline+json"  # the figures a snapshot records (report.HEADLINE_MIME)
 MAX_SLUG = 60
@@ -267,6 +269,8 @@ def load_spec(path: str | Path, *, check_notebook: bool = True) -> Spec:
     if not isinstance(params_raw, Mapping) or not all(isinstance(k, str) for k in params_raw):
         raise SpecError(f"{source}: parameters must be a mapping of parameter names to values")
     parameters = {k: _plain(v, f"{source}: parameters.{k}") for k, v in params_raw.items()}
+    if isinstance(parameters.get(PLAYS_PARAMETER), str):  # a folder, relative to the spec file like every path
+        parameters[PLAYS_PARAMETER] = str(_resolve(base, parameters[PLAYS_PARAMETER]))
     clash = [k for k in parameters if k in BATCH_PARAMETERS]
     if clash:
         raise SpecError(
@@ -324,12 +328,43 @@ def check_notebook_parameters(spec: Spec) -> None:
             f"{where}parameter{'s' * (len(undeclared) > 1)} {', '.join(map(repr, undeclared))} not declared "
             f"in the parameters cell of {spec.notebook.name} (it declares: {', '.join(declared)})"
         )
+    for name, value in spec.parameters.items():
+        problem = _type_mismatch(declared[name], value)
+        if problem:
+            raise SpecError(f"{where}parameter {name!r} = {value!r}: {problem} (the default in {spec.notebook.name})")
     missing = [k for k in BATCH_PARAMETERS if k not in declared]
     if missing:
         raise SpecError(
             f"{where}notebook {spec.notebook.name} does not declare {', '.join(map(repr, missing))} in its "
             f"parameters cell; `heatmap run` passes {', '.join(BATCH_PARAMETERS)} to every segment"
         )
+
+
+def _type_mismatch(declared: Mapping[str, Any], value: Any) -> str | None:
+    """Why `value` cannot stand for a parameter declared with this default (None: it can, or nothing is known)."""
+    import ast
+
+    try:
+        default = ast.literal_eval(str(declared.get("default")))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None  # a default that is an expression: its type is not known before the notebook runs
+    if default is None or value is None:
+        return None
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        (bool, "true or false"),
+        (int, "a whole number"),
+        (float, "a number"),
+        (str, "a text"),
+        ((list, tuple), "a list"),
+        (dict, "a mapping"),
+    ]
+    for kind, words in kinds:
+        if isinstance(default, kind):
+            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+            if kind is float:
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            return None if ok else f"must be {words}, like {default!r}"
+    return None
 
 
 def notebook_parameters(spec: Spec, segment: str) -> dict[str, Any]:
@@ -343,6 +378,15 @@ def notebook_parameters(spec: Spec, segment: str) -> dict[str, Any]:
         "include_emails": spec.include_emails,
         "batch": True,
     }
+
+
+def _without_segment(spec: Spec, dataset: Any) -> int:
+    """How many accounts in scope have no `segment_by` value, and so are in no segment's report."""
+    if spec.segment_by not in dataset.account_columns:
+        return 0  # waves are never empty (the contract requires one per invitation)
+    accounts = dataset.table("accounts")
+    col = accounts[spec.segment_by].cast("string")
+    return int(accounts.filter(col.isnull() | (col.strip() == "")).count().execute())
 
 
 def resolve_segments(spec: Spec, dataset: Any) -> list[str]:
@@ -762,10 +806,13 @@ class _Context:
     sockets: Path | None = None  # a short private folder for the kernels' IPC sockets
     kernels_started: int = 0
     xray_pages: bool = False  # the notebook declares XRAY_PARAMETERS: each segment writes its X-Ray pages
+    plays_parameter: bool = False  # the notebook declares PLAYS_PARAMETER (its plays store's folder)
 
     def parameters(self, seg: SegmentResult) -> dict[str, Any]:
         """The parameters papermill injects for one segment (with the X-Ray folder and link when declared)."""
         params = notebook_parameters(self.spec, seg.value)
+        if self.plays_parameter:
+            params.setdefault(PLAYS_PARAMETER, None)  # no workspace named: no plays, not the notebook's default
         if self.xray_pages:
             params["xray_dir"] = str(self.folder / "xray" / seg.slug)
             params["xray_href"] = f"xray/{seg.slug}/{{account_id}}.html"
@@ -1073,6 +1120,7 @@ def run(
         try:
             if previous is not None:
                 _check_same_data(previous, dataset)
+            _check_workspace(spec, dataset)
             if url:
                 sidecar = Path(prepared) / "source.json"
                 sidecar.write_text(json.dumps({"source": spec.data}), encoding="utf-8")
@@ -1092,6 +1140,30 @@ def run(
         finally:
             dataset.close()
     raise AssertionError("unreachable")  # pragma: no cover - the with block returns or raises
+
+
+def _check_workspace(spec: Spec, dataset: Any) -> None:
+    """Refuse, before any segment runs, a spec whose plays store belongs to another dataset."""
+    from .plays import STORE_FILE, PlaysError, PlayStore
+
+    workspace = spec.parameters.get(PLAYS_PARAMETER)
+    if not isinstance(workspace, str) or not (Path(workspace) / STORE_FILE).is_file():
+        return
+    try:
+        PlayStore(workspace).check_dataset(dataset, bind=False)  # a run only reads the store
+    except PlaysError as exc:
+        raise SpecError(f"{spec.path or 'spec'}: {PLAYS_PARAMETER}: {exc}") from None
+
+
+def workspace_record(spec: Spec) -> dict[str, Any]:
+    """What the manifest says about plays: the workspace the spec names (and its dataset), or that there is none."""
+    from .plays import store_dataset
+
+    workspace = spec.parameters.get(PLAYS_PARAMETER)
+    if not isinstance(workspace, str):
+        return {"path": None, "note": "the spec names no workspace: the reports show no plays"}
+    bound = store_dataset(workspace)
+    return {"path": workspace, "dataset_fingerprint": bound.get("fingerprint"), "dataset_source": bound.get("source")}
 
 
 def _check_writable(folder: Path) -> None:
@@ -1396,7 +1468,9 @@ def _run_loaded(
                 "fingerprint": dataset.fingerprint(),
                 "rows": dict(dataset.rows),
                 "excluded": dataset.exclusion_note(),
+                "without_segment": _without_segment(spec, dataset),
             },
+            "workspace": workspace_record(spec),
             "versions": _versions(),
             "counts": {},
             "segments": [],
@@ -1472,6 +1546,7 @@ def _run_segments(
 
     ctx = _Context(spec=spec, folder=folder, notebook=nb, data_name=_data_name(spec.data), fresh_kernels=fresh)
     ctx.xray_pages = set(XRAY_PARAMETERS) <= set(declared_parameters(spec.notebook))
+    ctx.plays_parameter = PLAYS_PARAMETER in declared_parameters(spec.notebook)
     ctx.km_class = _kernel_manager_class()
     # Unix socket paths are limited to about 100 characters: the folder is a short one in the system temp dir
     ctx.sockets = Path(tempfile.mkdtemp(prefix="heatmap-")) if os.name == "posix" else None
@@ -1695,6 +1770,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     ok = len(result.segments) - len(result.failed)
     print(f"{ok} of {len(result.segments)} segment reports written; manifest: {result.manifest}", file=sys.stderr)
+    unsegmented = json.loads(result.manifest.read_text(encoding="utf-8")).get("data", {}).get("without_segment")
+    if unsegmented:
+        print(
+            f"heatmap: warning: {unsegmented:,} account{'s' * (unsegmented != 1)} with no {spec.segment_by} "
+            "value are in no segment's report (manifest: data.without_segment)",
+            file=sys.stderr,
+        )
     if result.failed:
         n = len(result.failed)
         print(

@@ -585,11 +585,29 @@ def _codes(values: np.ndarray, codes: Mapping[str, int]) -> np.ndarray:
     return np.where(at >= 0, np.asarray(list(codes.values()))[at], -1)
 
 
-def xray_file_name(pattern: str, account_id: str) -> str:
-    """The X-Ray page's file for an account: `pattern` ("{account_id}.html") with the id URL-quoted (no "/")."""
+MAX_XRAY_STEM = 200  # bytes of an X-Ray page's file name before ".html" (file systems allow 255)
+
+
+def _xray_stem(account_id: str) -> str:
+    """The URL-quoted id (no "/"); an id too long for a file name is cut and made unique by a hash of it."""
+    import hashlib
     from urllib.parse import quote
 
-    return pattern.format(account_id=quote(str(account_id), safe=""))
+    stem = quote(str(account_id), safe="")
+    if len(stem) <= MAX_XRAY_STEM:
+        return stem
+    head = stem[:150]
+    head = head[: head.rfind("%")] if "%" in head[-2:] else head  # never cut an escape in half
+    return f"{head}-{hashlib.sha256(str(account_id).encode()).hexdigest()[:16]}"
+
+
+def xray_file_name(pattern: str, account_id: str) -> str:
+    """The X-Ray page's file for an account: `pattern` ("{account_id}.html") with the id URL-quoted (no "/").
+
+    An id whose quoted form is longer than `MAX_XRAY_STEM` bytes is cut and suffixed with a hash of the whole id,
+    so every account still gets its own page and no name is too long for the file system.
+    """
+    return pattern.format(account_id=_xray_stem(account_id))
 
 
 def xray_link(pattern: str, account_id: str) -> str:
@@ -600,7 +618,7 @@ def xray_link(pattern: str, account_id: str) -> str:
     """
     from urllib.parse import quote
 
-    return pattern.format(account_id=quote(quote(str(account_id), safe=""), safe=""))
+    return pattern.format(account_id=quote(_xray_stem(account_id), safe=""))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 import warnings
@@ -314,7 +315,7 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 invalid data, 2 any other error)."""
+    """Run the command line; return the exit status (0 ok, 1 invalid data, 2 any other error, 3 internal error)."""
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -328,6 +329,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("heatmap: interrupted")
         return 130
+    except OSError as exc:  # a full disk, a folder made read-only, a file removed under us
+        where = f"{exc.filename}: " if exc.filename else ""
+        _say(f"heatmap: error: {where}{exc.strerror or exc}")
+        return 2
+    except Exception as exc:
+        if _is_interrupt(exc):  # DuckDB turns Ctrl-C during a query into its own exception
+            _say("heatmap: interrupted")
+            return 130
+        _say(f"heatmap: internal error: {type(exc).__name__}: {_first_line(exc)} (details in {_write_details(exc)})")
+        return 3
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+def _write_details(exc: BaseException) -> str:
+    """Write the traceback of an unexpected error to a file in the temp folder; return the file's path."""
+    import tempfile
+    import traceback
+
+    try:
+        fd, name = tempfile.mkstemp(prefix="heatmap-error-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"heatmap {' '.join(sys.argv[1:])}\n\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        return name
+    except OSError:
+        return "nowhere: the temp folder is not writable"
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@ quote the value exactly as written and name the line it came from.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
+import errno
 import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 import weakref
 from collections.abc import Iterable
@@ -30,7 +33,13 @@ OnError = Literal["raise", "quarantine"]
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 AUTO_FILE_BYTES = 64 * 2**20  # sources larger than this load into a temporary DuckDB file, not memory
+MAX_LINE_BYTES = 256 * 2**20  # the longest CSV record read (DuckDB's max_line_size); longer ones are refused
 MAX_LISTED = 50  # problems shown in an error message; all of them are in `ValidationError.problems`
+# never fetch or load an extension because a file looks like another database's (SQLite, Postgres dumps, ...)
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,12 @@ class _Source:
     member: str | None = None  # sheet or table name inside a workbook or database
     rejected_records: tuple[int, ...] = ()  # CSV records DuckDB could not parse (wrong number of fields)
     dropped_records: tuple[int, ...] = ()  # CSV records parsed but dropped as malformed (too many fields)
+    utf8_copy: Path | None = None  # a UTF-16/UTF-32 CSV file's text re-encoded as UTF-8 (what is read)
+
+    @property
+    def text_path(self) -> Path:
+        """The file whose UTF-8 text is read: the source itself, or its re-encoded copy."""
+        return self.utf8_copy or self.path
 
     @property
     def label(self) -> str:
@@ -202,6 +217,21 @@ class Dataset:
 # finding the tables
 
 
+def _check_regular_file(path: Path) -> None:
+    """Refuse a table path that is a folder, a link that loops or leads nowhere, or not a plain file."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        why = "a link that loops" if exc.errno == errno.ELOOP else "a link to nothing" if path.is_symlink() else ""
+        raise DataError(f"{path}: cannot be read ({why or exc.strerror}); a table must be a file") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{path}: is a folder, not a file; a table must be a .csv or .parquet file")
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{path}: is not a regular file (a device or pipe); a table must be a file")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: cannot be read (permission denied)")
+
+
 def _discover(path: Path) -> tuple[list[_Source], list[str], list[Path]]:
     """The source of each table found at `path`, notes on files ignored, and the files read."""
     if not path.exists():
@@ -214,6 +244,7 @@ def _discover(path: Path) -> tuple[list[_Source], list[str], list[Path]]:
                 continue
             stem, suffix = child.stem.lower(), child.suffix.lower()
             if suffix in (".csv", ".parquet") and stem in TABLES:
+                _check_regular_file(child)
                 by_table.setdefault(stem, []).append(child)
             elif child.is_file():
                 notes.append(f"ignored {child.name}: not a table of the contract")
@@ -237,20 +268,42 @@ def _discover(path: Path) -> tuple[list[_Source], list[str], list[Path]]:
         for sheet in sheets:
             name = sheet.strip().lower()
             if name in TABLES:
+                twin = next((s.member for s in sources if s.table == name), None)
+                if twin is not None:
+                    raise DataError(f"{path}: table {name} is stored twice (sheets {twin!r} and {sheet!r}); keep one")
                 sources.append(_Source(name, path, "excel", sheet))
             else:
                 notes.append(f"ignored sheet {sheet!r}: not a table of the contract")
         return sources, notes, [path]
     if suffix in DUCKDB_SUFFIXES:
+        _check_regular_file(path)
+        with path.open("rb") as fh:
+            if fh.read(16) == b"SQLite format 3\x00":
+                raise DataError(f"{path}: is a SQLite database, not DuckDB; export its tables to CSV or DuckDB")
         try:
-            con = duckdb.connect(str(path), read_only=True)
+            con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
         except duckdb.Error as exc:
             raise DataError(f"{path}: not a readable DuckDB database ({exc})") from exc
         try:
-            found = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+            found = con.execute(
+                "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = current_database()"
+            ).fetchall()
             names = [str(r[0]) for r in found]
+            views = {str(r[0]) for r in found if r[1] == "VIEW"}
+        except duckdb.Error as exc:
+            raise DataError(f"{path}: not a readable DuckDB database ({str(exc).splitlines()[0]})") from exc
         finally:
             con.close()
+        for name in names:
+            if name.lower() in TABLES and name in views:
+                raise DataError(
+                    f"{path}[{name}]: is a view, not a table: its rows live outside this file; store the table "
+                    "itself in the database (CREATE TABLE ... AS SELECT ...)"
+                )
+        tables = [n.lower() for n in names if n.lower() in TABLES]
+        twice = sorted({t for t in tables if tables.count(t) > 1})
+        if twice:
+            raise DataError(f"{path}: table {twice[0]} is stored twice (names differing in case); keep one")
         sources = [_Source(n.lower(), path, "duckdb", n) for n in names if n.lower() in TABLES]
         notes += [f"ignored table {n!r}: not a table of the contract" for n in names if n.lower() not in TABLES]
         return sources, notes, [path]
@@ -295,18 +348,24 @@ def _stage(con: duckdb.DuckDBPyConnection, src: _Source) -> tuple[list[str], lis
     if src.kind == "csv":
         if src.path.stat().st_size == 0:
             raise DataError(f"{src.path}: the file is empty (0 bytes); a table needs at least its header line")
-        encoding = _csv_encoding(src.path)
+        _utf8_copy(src)
         rej = f"rej_{src.table}"
-        columns = _csv_columns(src.path, encoding)
+        columns = _csv_columns(src)
+        # a record longer than DuckDB's max_line_size is dropped without a trace: allow the whole file as one line
+        size = src.text_path.stat().st_size
+        max_line = max(2**21, min(size + 1, MAX_LINE_BYTES))
+        if size > MAX_LINE_BYTES:
+            _check_line_lengths(src)
         lenient = False
         for strict in ("true", "false"):
             try:
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT row_number() OVER () AS _row, * FROM read_csv(?, "
                     "all_varchar=true, header=true, delim=',', quote='\"', escape='\"', auto_detect=false, "
-                    f"strict_mode={strict}, encoding={_lit(encoding)}, store_rejects=true, ignore_errors=true, "
+                    f"strict_mode={strict}, encoding='utf-8', store_rejects=true, ignore_errors=true, "
+                    f"max_line_size={max_line}, "
                     f"rejects_table={_lit(rej)}, rejects_scan={_lit(rej + '_scan')}, columns={_struct(columns)})",
-                    [str(src.path)],
+                    [str(src.text_path)],
                 )
                 break
             except duckdb.Error as exc:
@@ -340,6 +399,7 @@ def _stage(con: duckdb.DuckDBPyConnection, src: _Source) -> tuple[list[str], lis
             con.execute(
                 # a view cannot hold a prepared parameter: the path goes in as a quoted literal
                 f"CREATE TEMP VIEW {raw} AS SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) "
+                f"{_local_dates(con, src)} "
                 f"FROM read_parquet({_lit(str(src.path))}, file_row_number=true)"
             )
             con.execute(f"SELECT * FROM {raw} LIMIT 0")
@@ -348,20 +408,63 @@ def _stage(con: duckdb.DuckDBPyConnection, src: _Source) -> tuple[list[str], lis
     elif src.kind == "excel":
         _stage_excel(con, src, raw)
     else:
-        con.execute(f"ATTACH IF NOT EXISTS {_lit(str(src.path))} AS src_db (READ_ONLY)")
-        con.execute(
-            f"CREATE TEMP VIEW {raw} AS SELECT row_number() OVER () AS _row, * FROM src_db.{_q(src.member or '')}"
-        )
+        try:
+            con.execute(f"ATTACH IF NOT EXISTS {_lit(str(src.path))} AS src_db (READ_ONLY)")
+            con.execute(
+                f"CREATE TEMP VIEW {raw} AS SELECT row_number() OVER () AS _row, * FROM src_db.{_q(src.member or '')}"
+            )
+            con.execute(f"SELECT * FROM {raw} LIMIT 0")
+        except duckdb.Error as exc:
+            raise DataError(f"{src.path}[{src.member}]: cannot be read ({str(exc).splitlines()[0]})") from exc
     return _normalise_columns(con, src), problems
+
+
+def _check_line_lengths(src: _Source) -> None:
+    """Refuse a CSV file with a line longer than `MAX_LINE_BYTES` (DuckDB would drop that record silently)."""
+    run = 0  # bytes since the last newline
+    line = 1
+    with src.text_path.open("rb") as fh:
+        while chunk := fh.read(MAX_LINE_BYTES // 2):
+            first = chunk.find(b"\n")
+            if (run + (len(chunk) if first < 0 else first)) > MAX_LINE_BYTES:
+                raise DataError(
+                    f"{src.path} line {line}: the line is longer than {MAX_LINE_BYTES // 2**20} MB, the most "
+                    "a record may hold (a cell this large is not survey data)"
+                )
+            if first < 0:
+                run += len(chunk)
+                continue
+            line += chunk.count(b"\n")
+            run = len(chunk) - chunk.rfind(b"\n") - 1
+
+
+def _local_dates(con: duckdb.DuckDBPyConnection, src: _Source) -> str:
+    """A `REPLACE (...)` clause giving a Parquet date column stored as a zoned timestamp its local calendar date.
+
+    Parquet keeps such a timestamp as a UTC instant with the writer's zone in its metadata; its UTC date can be a
+    day before the date the writer meant (midnight in Berlin is 23:00 UTC the day before).
+    """
+    import pyarrow.parquet as pq
+
+    dates = {c.name for c in TABLES[src.table].columns if c.kind == "date"}
+    found = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(str(src.path))})").fetchall()
+    zoned = [r[0] for r in found if r[1] == "TIMESTAMP WITH TIME ZONE" and _norm_header(r[0]) in dates]
+    if not zoned:
+        return ""
+    schema = pq.read_schema(src.path)
+    parts = []
+    for name in zoned:
+        tz = getattr(schema.field(name).type, "tz", None) or "UTC"
+        parts.append(f"CAST(timezone({_lit(tz)}, {_q(name)}) AS DATE) AS {_q(name)}")
+    return "REPLACE (" + ", ".join(parts) + ")"
 
 
 def _too_wide(con: duckdb.DuckDBPyConnection, src: _Source, raw: str, width: int) -> list[Problem]:
     """Records with more fields than the header (the lenient reader keeps them cut short): report and drop them."""
-    enc = "utf-16" if _csv_encoding(src.path) == "utf-16" else "utf-8-sig"
-    lines = _csv_lines(src.path, src.rejected_records)
+    lines = _csv_lines(src.text_path, src.rejected_records)
     row_of = {record: i + 1 for i, record in enumerate(lines.parsed)}
     found: list[Problem] = []
-    with src.path.open(newline="", encoding=enc) as fh:
+    with src.text_path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
         reader = csv.reader(fh)
         next(reader, None)
         for record, fields in enumerate(reader, start=2):
@@ -376,25 +479,80 @@ def _too_wide(con: duckdb.DuckDBPyConnection, src: _Source, raw: str, width: int
     return found
 
 
-def _csv_encoding(path: Path) -> str:
-    """DuckDB's name for the file's encoding: UTF-16 when it starts with that byte-order mark, else UTF-8."""
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _csv_encoding(path: Path) -> tuple[str, int]:
+    """The file's encoding (Python codec name) and the length of its byte-order mark.
+
+    A byte-order mark decides; without one, the NUL bytes of an ASCII header tell UTF-16 and UTF-32 and their
+    byte order apart (a header is column names, so this is reliable). Anything else is read as UTF-8.
+    """
     with path.open("rb") as fh:
-        head = fh.read(4)
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return "utf-16"
-    return "utf-8"
+        head = fh.read(256)
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name, len(bom)
+    sample = head[: len(head) - len(head) % 4]
+    if b"\x00" not in sample:
+        return "utf-8", 0
+
+    def zero(offset: int, step: int) -> bool:
+        part = sample[offset::step]
+        return bool(part) and part.count(0) >= 0.9 * len(part)
+
+    if zero(1, 4) and zero(2, 4) and zero(3, 4):
+        return "utf-32-le", 0
+    if zero(0, 4) and zero(1, 4) and zero(2, 4):
+        return "utf-32-be", 0
+    if zero(1, 2):
+        return "utf-16-le", 0
+    if zero(0, 2):
+        return "utf-16-be", 0
+    return "utf-8", 0
 
 
-def _csv_columns(path: Path, encoding: str) -> dict[str, str]:
+def _utf8_copy(src: _Source) -> None:
+    """Re-encode a UTF-16/UTF-32 CSV file as a temporary UTF-8 copy (DuckDB reads UTF-8 reliably, these not)."""
+    encoding, bom = _csv_encoding(src.path)
+    if encoding == "utf-8":
+        return
+    fd, name = tempfile.mkstemp(prefix=f"heatmap-{src.table}-", suffix=".csv")
+    src.utf8_copy = Path(name)
+    label = encoding.upper().replace("-LE", " little-endian").replace("-BE", " big-endian")
+    with src.path.open("rb") as raw, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        raw.seek(bom)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        done = 0
+        while chunk := raw.read(2**20):
+            try:
+                out.write(decoder.decode(chunk))
+            except UnicodeDecodeError as exc:
+                at = bom + done + exc.start
+                raise DataError(f"{src.path}: not valid {label} text (byte {at}); save the file as UTF-8") from exc
+            done += len(chunk)
+        try:
+            out.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{src.path}: not valid {label} text (it ends mid-character)") from exc
+
+
+def _csv_columns(src: _Source) -> dict[str, str]:
     """The header of a CSV file as DuckDB `columns` (all text), read with Python so odd names survive as written."""
-    enc = "utf-16" if encoding == "utf-16" else "utf-8-sig"
     try:
-        with path.open(newline="", encoding=enc) as fh:
+        with src.text_path.open(newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh), None)
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"{path}: not UTF-8 text (byte {exc.start} of the header): save the file as UTF-8 and load again"
+            f"{src.path}: not UTF-8 text (byte {exc.start} of the header): save the file as UTF-8 and load again"
         ) from exc
+    path = src.path
     if not header:
         raise DataError(f"{path}: no header line; the first line must name the columns")
     columns: dict[str, str] = {}
@@ -471,15 +629,29 @@ def _typed_expr(col: Column, ref: str) -> str:
     if col.kind == "number":
         return f"(CASE WHEN isfinite(TRY_CAST({ref} AS DOUBLE)) THEN TRY_CAST({ref} AS DOUBLE) END)"
     if col.kind == "integer":
+        # clamped into BIGINT's range so a huge whole number reaches the column's range rule, not a cast error
         num = f"TRY_CAST({ref} AS DOUBLE)"
-        return f"(CASE WHEN isfinite({num}) AND {num} = floor({num}) THEN CAST({num} AS BIGINT) END)"
-    if col.kind == "date":
         return (
-            f"COALESCE(TRY_CAST({ref} AS DATE), CAST(TRY_CAST({ref} AS TIMESTAMP) AS DATE), "
-            f"TRY_STRPTIME({ref}, '%Y-%m-%dT%H:%M:%S')::DATE)"
+            f"(CASE WHEN isfinite({num}) AND {num} = floor({num}) "
+            f"THEN CAST(least(greatest({num}, -9e18), 9e18) AS BIGINT) END)"
+        )
+    # a date starts with a digit: DuckDB also reads words ('epoch', 'infinity') as dates (values are trimmed, and
+    # comparing the text is as cheap as it gets: a pattern or a substring per row doubled the cost of the cast)
+    digit = f"{ref} >= '0' AND {ref} < ':'"
+    if col.kind == "date":
+        # a date-time keeps the calendar date as written, whatever its time-zone offset
+        return (
+            f"(CASE WHEN {digit} THEN COALESCE(TRY_CAST({ref} AS DATE), CAST(TRY_CAST({ref} AS TIMESTAMP) AS DATE), "
+            f"TRY_STRPTIME({ref}, '%Y-%m-%dT%H:%M:%S')::DATE) END)"
         )
     if col.kind == "timestamp":
-        return f"COALESCE(TRY_CAST({ref} AS TIMESTAMP), TRY_STRPTIME({ref}, '%Y-%m-%dT%H:%M:%SZ'))"
+        # an offset (+02:00, -05) is honoured: the instant in UTC (the load's session zone); Z or none is UTC.
+        # Only text longer than YYYY-MM-DD HH:MM:SS can carry one, so the slower zoned cast runs only there.
+        offset = f"length({ref}) > 19 AND (strpos(substr({ref}, 11), '+') > 0 OR strpos(substr({ref}, 11), '-') > 0)"
+        return (
+            f"(CASE WHEN NOT ({digit}) THEN NULL WHEN {offset} THEN CAST(TRY_CAST({ref} AS TIMESTAMPTZ) AS TIMESTAMP) "
+            f"ELSE COALESCE(TRY_CAST({ref} AS TIMESTAMP), TRY_STRPTIME({ref}, '%Y-%m-%dT%H:%M:%SZ')) END)"
+        )
     # boolean
     return (
         f"(CASE WHEN lower({ref}) IN ('true','t','yes','y','1') THEN true "
@@ -494,6 +666,9 @@ _KIND_RULES = {
     "timestamp": "must be a date and time (YYYY-MM-DD HH:MM:SS)",
     "boolean": "must be true or false",
 }
+
+
+DATE_RANGE = ("1900-01-01", "2199-12-31")  # every date and timestamp; docs/decisions.md says why
 
 
 def _fmt(x: float) -> str:
@@ -578,6 +753,23 @@ class _Checker:
                 if rng:
                     cond, rule = rng
                     self.add(table, cond.format(t=typed), col.name, ref, _lit(rule))
+                if col.ceiling is not None:
+                    self.add(
+                        table,
+                        f"abs({typed}) > {col.ceiling}",
+                        col.name,
+                        ref,
+                        _lit(f"must be at most {_fmt(col.ceiling)} (the largest value reports add up exactly)"),
+                    )
+                if col.kind in ("date", "timestamp"):
+                    low, high = DATE_RANGE
+                    self.add(
+                        table,
+                        f"CAST({typed} AS DATE) NOT BETWEEN DATE {_lit(low)} AND DATE {_lit(high)}",
+                        col.name,
+                        ref,
+                        _lit(f"must be from {low} to {high}"),
+                    )
             if col.unique:
                 label = self.sources[table.name].row_label
                 self.add(
@@ -673,7 +865,7 @@ class _Checker:
             rows = [r[0] for r in self.con.execute("SELECT _row FROM _lines WHERE tbl = ?", [name]).fetchall()]
             if not rows:
                 continue
-            lines = _csv_lines(src.path, src.rejected_records)
+            lines = _csv_lines(src.text_path, src.rejected_records)
             mapping = [(name, r, lines.row_line(r)) for r in rows]
             self.con.execute("DELETE FROM _lines WHERE tbl = ?", [name])
             self.con.executemany("INSERT INTO _lines VALUES (?, ?, ?)", mapping)
@@ -737,8 +929,8 @@ def _csv_lines(path: Path, rejected_records: Iterable[int]) -> _CsvLines:
     rejected = set(rejected_records)
     starts: list[int] = []
     parsed: list[int] = []
-    enc = "utf-16" if _csv_encoding(path) == "utf-16" else "utf-8-sig"
-    with path.open(newline="", encoding=enc) as fh:
+    # a byte that is not UTF-8 is DuckDB's to reject (reported at its line); here it only must not stop the count
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
         reader = csv.reader(fh)
         next(reader, None)
         prev_end = reader.line_num
@@ -788,6 +980,24 @@ def _build_facts(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _add_malformed(path: Path, malformed: list[Problem]) -> None:
+    """Add the records that could not be parsed to a rejected-rows file, in line order, their text as written.
+
+    The file then holds every row the exclusion count names (the count includes them), not only the parsed ones.
+    """
+    if not malformed:
+        return
+    with path.open(newline="", encoding="utf-8") as fh:
+        header, *rows = list(csv.reader(fh))
+    blank = [""] * (len(header) - 3)
+    rows += [[str(p.row), p.rule, *blank, p.value or ""] for p in malformed]
+    rows.sort(key=lambda r: int(r[0]) if r[0].isdigit() else 0)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def _write_quarantine(
     con: duckdb.DuckDBPyConnection,
     sources: dict[str, _Source],
@@ -810,13 +1020,15 @@ def _write_quarantine(
         tmp = target.with_name(target.name + ".tmp")
         label = src.row_label
         rows_sql = (
-            f"SELECT p.line AS {_q('source_' + label)}, p.reasons, s.* EXCLUDE (_row) "
+            f"SELECT p.line AS {_q('source_' + label)}, p.reasons, s.* EXCLUDE (_row), "
+            "CAST(NULL AS VARCHAR) AS raw_record "
             f"FROM {_q('stage_' + name)} s JOIN (SELECT _row, min(line) AS line, "
             "string_agg(coalesce(col || ': ', '') || rule, '; ' ORDER BY seq) AS reasons "
             f"FROM ({checker.report_sql()}) WHERE tbl = {_lit(name)} GROUP BY _row) p USING (_row) "
             "ORDER BY p.line"
         )
         con.execute(f"COPY ({rows_sql}) TO {_lit(str(tmp))} (HEADER, DELIMITER ',')")
+        _add_malformed(tmp, [p for p in problems if p.table == name and p.rule.startswith("malformed CSV line")])
         tmp.replace(target)
         exclusions.append(Exclusion(name, n, str(target)))
     report = folder / "problems.csv"
@@ -885,9 +1097,11 @@ def load(
         if sum(f.stat().st_size for f in files) > AUTO_FILE_BYTES:
             scratch = Path(tempfile.mkdtemp(prefix="heatmap-"))
             database = scratch / "dataset.duckdb"
-    con = duckdb.connect(str(database) if database else ":memory:")
+    con = duckdb.connect(str(database) if database else ":memory:", config=DUCKDB_CONFIG)
     memory_limit = memory_limit or os.environ.get("HEATMAP_MEMORY_LIMIT")
     try:
+        # time-zone offsets are turned into UTC, never into the machine's own zone
+        con.execute("SET TimeZone = 'UTC'")
         if memory_limit:
             con.execute(f"SET memory_limit = {_lit(memory_limit)}")
         ds = _load_into(con, root, sources, notes, files, on_error, quarantine_dir)
@@ -896,6 +1110,10 @@ def load(
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
         raise
+    finally:
+        for src in sources_list:
+            if src.utf8_copy is not None:
+                src.utf8_copy.unlink(missing_ok=True)
     ds._closer = weakref.finalize(ds, _close, con, scratch)
     return ds
 
@@ -945,7 +1163,7 @@ def _load_into(
         checker.number_lines()
         for p in malformed:  # DuckDB numbers a malformed record by its position; report its physical line
             src = sources[p.table]
-            malformed[malformed.index(p)] = replace(p, row=_csv_lines(src.path, []).record_line(p.row or 0))
+            malformed[malformed.index(p)] = replace(p, row=_csv_lines(src.text_path, []).record_line(p.row or 0))
         order = {t: i for i, t in enumerate(LOAD_ORDER)}
         problems = sorted(fatal + checker.fetch() + malformed, key=lambda p: (order[p.table], p.row or 0))
         if fatal:  # a missing table or column cannot be quarantined away: refuse, listing everything

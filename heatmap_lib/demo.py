@@ -1768,5 +1768,7 @@ def write_demo(
     data = generate(accounts, seed, **kw)
     path = write_tables(data.tables, Path(out), cast(Format, fmt))
     if workspace is not None:
-        _plays.PlayStore(workspace).import_frame(data.plays, source="demo plays")
+        store = _plays.PlayStore(workspace)
+        store.bind(_plays.DatasetAccounts(_plays.dataset_accounts(data.tables["accounts"]).names, str(path)))
+        store.import_frame(data.plays, source="demo plays")
     return path

@@ -150,7 +150,45 @@ def _isnull(v: Any) -> bool:
         return False
 
 
+XLSX_MAX_CELL = 32_767  # characters Excel keeps in one cell
+
+
+def _fit_cells(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Text cells longer than Excel holds, cut with a visible marker; how many were cut per column."""
+    cut: dict[str, int] = {}
+    out = df
+    for col in df.columns:
+        if df[col].dtype != object and not pd.api.types.is_string_dtype(df[col]):
+            continue
+        # Excel counts UTF-16 units: a character outside the Basic Multilingual Plane (an emoji) takes two
+        lengths = df[col].map(lambda v: len(v.encode("utf-16-le")) // 2 if isinstance(v, str) else 0)
+        long = lengths > XLSX_MAX_CELL
+        if not long.any():
+            continue
+        if out is df:
+            out = df.copy()
+
+        def shorten(text: str) -> str:
+            marker = f" [... cut: {len(text):,} characters in all; the CSV or JSON export has the whole text]"
+            keep = text.encode("utf-16-le")[: 2 * (XLSX_MAX_CELL - len(marker))]
+            return keep.decode("utf-16-le", errors="ignore") + marker  # a pair cut in half is dropped
+
+        out.loc[long, col] = out.loc[long, col].map(shorten)
+        cut[str(col)] = int(long.sum())
+    return out, cut
+
+
 def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:
+    df, cut = _fit_cells(df)
+    if cut:
+        info = {
+            **info,
+            "cells_cut": f"{sum(cut.values()):,} text cells longer than Excel's {XLSX_MAX_CELL:,} characters were "
+            "cut, each marked where (" + ", ".join(f"{c}: {n:,}" for c, n in cut.items()) + ")",
+        }
+    zoned = [str(c) for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)]
+    if zoned:
+        info = {**info, "times": f"date-times with a time zone are written in UTC ({', '.join(zoned)})"}
     chunks = [df.iloc[i : i + XLSX_MAX_ROWS] for i in range(0, max(len(df), 1), XLSX_MAX_ROWS)] or [df]
     # Customer text is data, never a formula or a link: "=HYPERLINK(...)" in a comment must stay text (CSV/Excel
     # injection), so xlsxwriter's string-to-formula and string-to-URL conversions are off.
@@ -167,7 +205,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) 
             out = chunk.copy()
             for col in out.columns:
                 if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-                    out[col] = out[col].dt.tz_localize(None)
+                    out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no zones
             out.to_excel(xw, sheet_name=name, index=False)
             ws = xw.sheets[name]
             for i, col in enumerate(out.columns):
@@ -191,6 +229,6 @@ def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) 
         bold = book.add_format({"bold": True})
         for r, (key, value) in enumerate(info.items()):
             ws.write(r, 0, key, bold)
-            ws.write(r, 1, _flat(value))
+            ws.write(r, 1, _flat(value)[:XLSX_MAX_CELL])
         ws.set_column(0, 0, 20)
         ws.set_column(1, 1, 100)

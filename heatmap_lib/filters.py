@@ -9,6 +9,7 @@ nothing as warnings.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -258,6 +259,17 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _stored_name(path: Path) -> str | None:
+    """The name a saved filter set file holds (its stem when it names none); None when it does not load."""
+    try:
+        return FilterSet.load(path).name
+    except FilterError:
+        return None
+
+
 def _slug(name: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip(".-")
     if not slug:
@@ -272,18 +284,39 @@ class FilterLibrary:
         self.folder = Path(folder)
 
     def names(self) -> list[str]:
-        """The saved filter sets' names, sorted."""
+        """The saved filter sets' file names (stems, each distinct), sorted; `load` takes these or the set's name."""
         if not self.folder.is_dir():
             return []
-        return sorted(p.stem for p in self.folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+        return sorted(p.stem for p in self.folder.iterdir() if p.suffix in _SUFFIXES and not p.name.startswith("."))
 
     def path(self, name: str) -> Path:
-        """The file a filter set of this name is saved to."""
-        for suffix in (".yaml", ".yml", ".json"):
-            candidate = self.folder / f"{_slug(name)}{suffix}"
-            if candidate.exists():
+        """The file a filter set of this name is saved to.
+
+        Names that differ only in punctuation ("west/leaders", "west leaders") share a slug: the first saved owns
+        `<slug>.yaml`, every other gets `<slug>-<hash of its name>.yaml`, and a file answers only to its own name.
+        """
+        slug = _slug(name)
+        hashed = f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+        plain_taken = False
+        for stem in (slug, hashed):
+            for suffix in _SUFFIXES:
+                candidate = self.folder / f"{stem}{suffix}"
+                if candidate.exists():
+                    if _stored_name(candidate) == name:
+                        return candidate
+                    plain_taken = plain_taken or stem == slug
+        return self.folder / f"{hashed if plain_taken else slug}.yaml"
+
+    def _find(self, name: str) -> Path:
+        """The saved file of the set called `name`, else the file whose stem is `name` (as `names` lists it)."""
+        path = self.path(name)
+        if path.exists():
+            return path
+        for suffix in _SUFFIXES:
+            candidate = self.folder / f"{name}{suffix}"
+            if "/" not in name and candidate.exists():
                 return candidate
-        return self.folder / f"{_slug(name)}.yaml"
+        return path
 
     def save(self, filters: FilterSet, name: str | None = None) -> Path:
         """Save under `name` (default: the set's own name)."""
@@ -293,8 +326,8 @@ class FilterLibrary:
         return filters.replace(name=name).save(self.path(name))
 
     def load(self, name: str) -> FilterSet:
-        """The saved filter set called `name`."""
-        path = self.path(name)
+        """The saved filter set called `name` (or saved in the file `name` lists as)."""
+        path = self._find(name)
         if not path.exists():
             known = ", ".join(self.names()) or "none saved yet"
             raise FilterError(f"no saved filter set {name!r} in {self.folder} (saved: {known})")
@@ -302,7 +335,7 @@ class FilterLibrary:
 
     def delete(self, name: str) -> None:
         """Remove the saved filter set called `name` (no error when it does not exist)."""
-        self.path(name).unlink(missing_ok=True)
+        self._find(name).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import hashlib
 import io
 import os
 import re
@@ -36,16 +37,20 @@ __all__ = [
     "OPEN",
     "PLAY_TYPES",
     "STATUSES",
+    "DatasetAccounts",
     "PlayStore",
     "PlaysError",
     "Rule",
+    "dataset_accounts",
     "default_workspace",
+    "empty_plays",
     "load_rules",
     "open_plays",
     "play_counts",
     "play_hover_text",
     "play_label",
     "read_plays",
+    "store_dataset",
     "suggestions",
 ]
 
@@ -94,6 +99,8 @@ CREATE TABLE IF NOT EXISTS plays (
     updated_at   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS plays_account ON plays (account_id);
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dataset_accounts (account_id TEXT PRIMARY KEY, account_name TEXT NOT NULL);
 """
 
 
@@ -229,6 +236,28 @@ class PlayStore:
 
     def __repr__(self) -> str:
         return f"PlayStore({str(self.workspace)!r})"
+
+    def check_dataset(self, dataset: Any, *, bind: bool = True) -> None:
+        """Refuse (`PlaysError`) a dataset this store does not belong to.
+
+        bind: record the dataset when the store records none yet, or records it before it grew (where plays are
+        recorded); False only reads (snapshots): a store recording no dataset is then read as it is.
+        """
+        accounts = dataset if isinstance(dataset, DatasetAccounts) else dataset_accounts(dataset)
+        with self._connect() as con:
+            rebind = _check_binding(con, self.path, accounts)
+        if rebind and bind:
+            with contextlib.suppress(PlaysError):  # a read-only workspace still reads: the check has passed
+                self.bind(accounts)
+
+    def bind(self, dataset: Any) -> None:
+        """Record that this store belongs to `dataset` (a loaded dataset or its `DatasetAccounts`)."""
+        accounts = dataset if isinstance(dataset, DatasetAccounts) else dataset_accounts(dataset)
+        try:
+            with self._write() as con:
+                _bind(con, accounts)
+        except sqlite3.Error as exc:
+            raise PlaysError(f"cannot record the dataset in the plays store {self.path}: {exc}") from exc
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -496,16 +525,121 @@ def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
+def empty_plays() -> pd.DataFrame:
+    """A plays frame with no plays (the columns of `PlayStore.frame`)."""
+    return _frame([])
+
+
 def read_plays(
-    workspace: str | Path | PlayStore | None = None, account_ids: Iterable[str] | None = None
+    workspace: str | Path | PlayStore | None = None,
+    account_ids: Iterable[str] | None = None,
+    *,
+    dataset: Any = None,
 ) -> pd.DataFrame:
-    """The plays of a workspace without creating anything: an empty frame when it has no store yet (snapshots)."""
+    """The plays of a workspace without creating anything: an empty frame when it has no store yet (snapshots).
+
+    dataset: the data the plays are shown with (`hm.load`); a store that belongs to another dataset is refused
+    (`PlaysError` saying which), so one company's plays never show under another's account of the same id.
+    Nothing is written: a store that records no dataset yet is bound where plays are recorded (`check_dataset`).
+    """
     if isinstance(workspace, PlayStore):
-        return workspace.frame(account_ids)
+        store = workspace
+    else:
+        folder = Path(workspace) if workspace is not None else default_workspace()
+        if not (folder / STORE_FILE).is_file():
+            return _frame([])
+        store = PlayStore(folder)
+    if dataset is not None:
+        store.check_dataset(dataset, bind=False)
+    return store.frame(account_ids)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# which dataset a store belongs to
+
+
+@dataclass(frozen=True)
+class DatasetAccounts:
+    """The accounts (id -> name) of one dataset, with a fingerprint over them and where the data came from."""
+
+    names: Mapping[str, str]
+    source: str
+
+    @property
+    def fingerprint(self) -> str:
+        """A SHA-256 over the sorted (account_id, account_name) pairs: the same accounts, the same fingerprint."""
+        digest = hashlib.sha256()
+        for aid in sorted(self.names):
+            digest.update(f"{aid}\t{self.names[aid]}\n".encode())
+        return digest.hexdigest()
+
+
+def dataset_accounts(dataset: Any) -> DatasetAccounts:
+    """The accounts of a loaded dataset (`hm.load`), or of a frame with account_id and account_name."""
+    if isinstance(dataset, pd.DataFrame):
+        frame, source = dataset, "a table of accounts"
+    else:
+        frame = dataset.table("accounts").select("account_id", "account_name").to_pandas()
+        source = str(getattr(dataset, "path", "a dataset"))
+    names = dict(zip(frame["account_id"].astype(str), frame["account_name"].astype(str), strict=True))
+    return DatasetAccounts(names, source)
+
+
+def _binding(con: sqlite3.Connection) -> dict[str, str]:
+    return dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+
+
+def _check_binding(con: sqlite3.Connection, path: Path, accounts: DatasetAccounts) -> bool:
+    """Raise unless the store belongs to this dataset; True when it must be bound to it (again).
+
+    The same fingerprint is the same dataset. Otherwise the data may have grown (new accounts, a new wave): the
+    store still belongs to it when every account it holds plays for is there under the name it had when bound;
+    it is then bound to the grown data, so plays recorded on the new accounts are protected too.
+    """
+    meta = _binding(con)
+    if "fingerprint" not in meta:
+        return True
+    if meta["fingerprint"] == accounts.fingerprint:
+        return False
+    recorded = dict(
+        con.execute(
+            "SELECT d.account_id, d.account_name FROM dataset_accounts d "
+            "WHERE d.account_id IN (SELECT account_id FROM plays)"
+        ).fetchall()
+    )
+    wrong = [(aid, name) for aid, name in sorted(recorded.items()) if accounts.names.get(aid) != name]
+    if not wrong:
+        return True
+    aid, name = wrong[0]
+    now = accounts.names.get(aid)
+    there = f"is {now!r} in it" if now is not None else "is not in it"
+    raise PlaysError(
+        f"plays store {path} belongs to another dataset ({meta.get('source', '?')}, fingerprint "
+        f"{meta['fingerprint'][:12]}), not to {accounts.source} (fingerprint {accounts.fingerprint[:12]}): "
+        f"account {aid} was {name!r} there and {there} ({len(wrong):,} account{'s' * (len(wrong) != 1)} with "
+        "plays differ); give this data its own workspace, or run without plays"
+    )
+
+
+def _bind(con: sqlite3.Connection, accounts: DatasetAccounts) -> None:
+    """Record in the store which dataset it belongs to (inside the caller's write transaction)."""
+    con.execute("DELETE FROM store_meta")
+    con.execute("DELETE FROM dataset_accounts")
+    con.executemany(
+        "INSERT INTO store_meta VALUES (?, ?)",
+        [("fingerprint", accounts.fingerprint), ("source", accounts.source), ("bound_at", _now())],
+    )
+    con.executemany("INSERT INTO dataset_accounts VALUES (?, ?)", list(accounts.names.items()))
+
+
+def store_dataset(workspace: str | Path | None = None) -> dict[str, str]:
+    """What a workspace's store records about its dataset (fingerprint, source, bound_at); {} when nothing."""
     folder = Path(workspace) if workspace is not None else default_workspace()
     if not (folder / STORE_FILE).is_file():
-        return _frame([])
-    return PlayStore(folder).frame(account_ids)
+        return {}
+    store = PlayStore(folder)
+    with store._connect() as con:
+        return _binding(con)
 
 
 # --------------------------------------------------------------------------------------------------------------

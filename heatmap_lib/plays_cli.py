@@ -135,6 +135,8 @@ def cmd_plays(args: argparse.Namespace) -> int:
     """Run one `heatmap plays` action."""
     store = PlayStore(args.workspace or default_workspace())
     ds = _load(args) if getattr(args, "data", None) else None
+    if ds is not None:
+        store.check_dataset(ds)  # a workspace holds one dataset's plays: never another's accounts of the same id
     if args.action == "add":
         if ds is not None:
             known = set(_accounts(ds)["account_id"].astype(str))

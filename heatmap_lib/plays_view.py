@@ -202,15 +202,18 @@ def plays_report(
     match_on: Any = ("tier",),
     as_of: Any = None,
 ) -> PlaysReport:
-    """Compute the plays notebook's tables for the accounts in scope (the store is only read, never created)."""
+    """Compute the plays notebook's tables for the accounts in scope (the store is only read, never created).
+
+    workspace: the plays store's folder; None shows no plays (a batch spec that names no workspace).
+    """
     from .learning import play_effects
     from .metrics import account_summary, not_surveyed, role_flags
-    from .plays import load_rules, read_plays, suggestions
+    from .plays import empty_plays, load_rules, read_plays, suggestions
 
     summary = account_summary(dataset, filters)
     missing = not_surveyed(dataset, filters)
     ids = [*summary["account_id"].astype(str), *missing["account_id"].astype(str)]
-    plays = read_plays(workspace, ids)
+    plays = read_plays(workspace, ids, dataset=dataset) if workspace is not None else empty_plays()
     flags = role_flags(dataset, filters, summary=summary)
     suggested = suggestions(summary, load_rules(play_rules), flags=flags, plays=plays)
     keep = ["account_id", "account_name", "account_manager"]

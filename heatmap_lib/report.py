@@ -870,7 +870,9 @@ def _segment_plays(
 
     ids = [*summary["account_id"].astype(str), *missing["account_id"].astype(str)]
     frame = (
-        plays[plays["account_id"].astype(str).isin(ids)] if isinstance(plays, pd.DataFrame) else read_plays(plays, ids)
+        plays[plays["account_id"].astype(str).isin(ids)]
+        if isinstance(plays, pd.DataFrame)
+        else read_plays(plays, ids, dataset=dataset)
     )
     accounts = pd.concat(
         [

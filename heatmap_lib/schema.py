@@ -25,6 +25,11 @@ ROLE_SYNONYMS: dict[str, str] = {
 OUTCOMES: tuple[str, ...] = ("renewed", "churned", "expanded", "contracted")
 
 
+# Upper bounds that keep sums over 100k accounts exact in a double and seats in any integer type (decisions.md).
+MAX_MONEY = 1e15
+MAX_SEATS = 1e9
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of the contract and the rules its values must follow."""
@@ -37,6 +42,7 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
+    ceiling: float | None = None  # the largest value the reports compute with exactly (a rule of its own)
     references: str | None = None  # the parent table whose key this column must match
 
 
@@ -64,7 +70,7 @@ ACCOUNTS = Table(
     (
         Column("account_id", not_empty=True, unique=True),
         Column("account_name", not_empty=True),
-        Column("value", "number", not_empty=True, minimum=0),
+        Column("value", "number", not_empty=True, minimum=0, ceiling=MAX_MONEY),
         _text("tier"),
         _text("region"),
         _text("industry"),
@@ -72,7 +78,7 @@ ACCOUNTS = Table(
         _text("account_manager"),
         Column("renewal_date", "date", required=False),
         Column("customer_since", "date", required=False),
-        Column("seats", "integer", required=False, minimum=0),
+        Column("seats", "integer", required=False, minimum=0, ceiling=MAX_SEATS),
     ),
 )
 CONTACTS = Table(
@@ -135,7 +141,7 @@ INVOICES = Table(
         Column("account_id", not_empty=True, references="accounts"),
         Column("due_date", "date", not_empty=True),
         Column("paid_at", "date"),
-        Column("amount", "number", not_empty=True, minimum=0),
+        Column("amount", "number", not_empty=True, minimum=0, ceiling=MAX_MONEY),
     ),
     required=False,
 )
@@ -146,8 +152,8 @@ RENEWALS = Table(
         Column("account_id", not_empty=True, references="accounts"),
         Column("renewal_date", "date", not_empty=True),
         Column("outcome", not_empty=True, choices=OUTCOMES),
-        Column("value_before", "number", minimum=0),
-        Column("value_after", "number", minimum=0),
+        Column("value_before", "number", minimum=0, ceiling=MAX_MONEY),
+        Column("value_after", "number", minimum=0, ceiling=MAX_MONEY),
     ),
     required=False,
 )

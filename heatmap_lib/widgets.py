@@ -365,6 +365,7 @@ class Dashboard:
             from .play_form import PlayForm
 
             self.play_form = PlayForm(workspace, on_change=lambda _: self._plays_changed())
+            self.play_form.store.check_dataset(dataset)  # another dataset's plays never show on these accounts
         self.extra_hover = hover_lines(self._base_hover, self._plays_hover())
         self.on_select = on_select
         self.last_refresh_s = 0.0

@@ -181,7 +181,7 @@ def xrays(
         )
         renewal_weights = None
     renewal = _renewal_steps(dataset, sc, renewal_weights, ids) if renewal_weights is not None else None
-    account_plays, suggested = _plays(plays, play_rules, summary, ids, flags)
+    account_plays, suggested = _plays(plays, play_rules, summary, ids, flags, dataset)
     contacts, comments = _people(answers)
     drivers = _driver_counts(answers[answers["score"].notna()], by=["account_id"])
     groups = {
@@ -215,7 +215,7 @@ def xrays(
 
 
 def _plays(
-    plays: Any, rules: Any, summary: pd.DataFrame, ids: list[str], flags: pd.DataFrame
+    plays: Any, rules: Any, summary: pd.DataFrame, ids: list[str], flags: pd.DataFrame, dataset: Any = None
 ) -> tuple[dict[str, pd.DataFrame] | None, dict[str, pd.DataFrame] | None]:
     """Per account of `ids`: its plays and its suggested plays (None for each when not asked for).
 
@@ -228,7 +228,7 @@ def _plays(
     if isinstance(plays, pd.DataFrame):
         frame = plays[plays["account_id"].astype(str).isin(ids)]
     else:
-        frame = read_plays(plays, ids)
+        frame = read_plays(plays, ids, dataset=dataset)
     per_account = {str(k): g for k, g in frame.groupby("account_id", sort=False)}
     if rules is None or rules is False:
         return per_account, None

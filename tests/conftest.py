@@ -140,9 +140,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     refused = sum(r["result"] == "error" and r["expected"] == "error" for r in results)
     accepted = sum(r["result"] == "accepted" and r["expected"] == "accepted" for r in results)
     wrong = len(results) - refused - accepted
+    classes: dict[str, int] = {}
+    for r in results:
+        classes[r.get("class", "contract rules")] = classes.get(r.get("class", "contract rules"), 0) + 1
+    by_class = ", ".join(f"{k} {n}" for k, n in classes.items())
     terminalreporter.write_line(
         f"bad-input corpus: {len(results)} inputs tried; {refused} refused with a clear error, {accepted} accepted "
-        f"and shown correctly, {wrong} otherwise (see test-artifacts/bad-inputs.json)"
+        f"and shown correctly, {wrong} otherwise; by class: {by_class} (see test-artifacts/bad-inputs.json)"
     )
 
 
