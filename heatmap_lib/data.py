@@ -31,6 +31,7 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 AUTO_FILE_BYTES = 64 * 2**20  # sources larger than this load into a temporary DuckDB file, not memory
 MAX_LISTED = 50  # problems shown in an error message; all of them are in `ValidationError.problems`
+LOAD_STATS = {"validated": 0, "reused": 0}  # in this process: full validations run, prepared copies reopened
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class Dataset:
     _views: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis expression (URL sources)
     _tables: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis table (files), built once
     _fingerprint: str | None = field(default=None, repr=False)
+    _sidecar: Path | None = field(default=None, repr=False)  # the prepared copy's description (prepared.py)
     engine: str = "duckdb"  # the Ibis backend's name: "duckdb", "postgres", "pyspark", ...
 
     def close(self) -> None:
@@ -838,6 +840,7 @@ def load(
     database: str | Path | None = "auto",
     memory_limit: str | None = None,
     checks: Literal["rows", "structure"] | None = None,
+    cache: bool | str | Path | None = None,
 ) -> Dataset:
     """Load and validate a dataset (folder of CSV/Parquet, Excel workbook or DuckDB file), or open one in its engine.
 
@@ -854,6 +857,10 @@ def load(
         small sources, a temporary file (compressed, so scans are faster and memory stays bounded) for sources
         over 64 MB, removed when the dataset is closed or garbage-collected.
     memory_limit: DuckDB's memory cap such as "1GB" (default: $HEATMAP_MEMORY_LIMIT, else DuckDB's own default).
+    cache: validate once (`prepared.py`): a validated dataset is kept as a DuckDB file in the cache folder and
+        reopened read-only while its source files are unchanged. None or True: the default folder
+        ($HEATMAP_CACHE_DIR, else ~/.cache/heatmap); a path: that folder; False: load and validate every time.
+        Used with the defaults `on_error="raise"` and `database="auto"` only.
     """
     if on_error not in ("raise", "quarantine"):
         raise ValueError(f"on_error must be 'raise' or 'quarantine', not {on_error!r}")
@@ -875,6 +882,12 @@ def load(
     root = Path(path)
     sources_list, notes, files = _discover(root)
     sources = {s.table: s for s in sources_list}
+    memory_limit = memory_limit or os.environ.get("HEATMAP_MEMORY_LIMIT")
+    if cache is not False and on_error == "raise" and database == "auto":
+        folder = None if cache is None or cache is True else cache
+        cached = _load_cached(root, sources, notes, files, folder, memory_limit)
+        if cached is not None:
+            return cached
     scratch: Path | None = None
     if database == "auto":
         database = None
@@ -882,7 +895,6 @@ def load(
             scratch = Path(tempfile.mkdtemp(prefix="heatmap-"))
             database = scratch / "dataset.duckdb"
     con = duckdb.connect(str(database) if database else ":memory:")
-    memory_limit = memory_limit or os.environ.get("HEATMAP_MEMORY_LIMIT")
     try:
         if memory_limit:
             con.execute(f"SET memory_limit = {_lit(memory_limit)}")
@@ -894,6 +906,40 @@ def load(
         raise
     ds._closer = weakref.finalize(ds, _close, con, scratch)
     return ds
+
+
+def _load_cached(
+    root: Path,
+    sources: dict[str, _Source],
+    notes: list[str],
+    files: list[Path],
+    cache: str | Path | None,
+    memory_limit: str | None,
+) -> Dataset | None:
+    """Open the prepared copy of unchanged sources, or validate into a new one; None when the cache is unusable."""
+    from . import prepared
+
+    sidecar, db, sig, sigs = prepared.lookup(root, files, cache)
+    if sidecar is None:
+        tmp = db.with_name(f".{sig}.{os.getpid()}.duckdb")
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(tmp))
+        except (OSError, duckdb.Error):
+            return None  # an unwritable cache folder: load without it
+        try:
+            if memory_limit:
+                con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+            ds = _load_into(con, root, sources, notes, files, "raise", None)
+            con.close()
+            sidecar = prepared.publish(tmp, db, ds, sigs)
+        except BaseException:
+            con.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    else:
+        LOAD_STATS["reused"] += 1
+    return prepared.open_prepared(sidecar, path=str(root), notes=notes, memory_limit=memory_limit)
 
 
 def _close(con: duckdb.DuckDBPyConnection, scratch: Path | None) -> None:
@@ -911,6 +957,7 @@ def _load_into(
     on_error: OnError,
     quarantine_dir: str | Path | None,
 ) -> Dataset:
+    LOAD_STATS["validated"] += 1
     fatal: list[Problem] = []
     for name, table in TABLES.items():
         if table.required and name not in sources:
