@@ -319,7 +319,8 @@ def _keys(dataset: Any, as_of: Any, accounts: Any = None) -> tuple[pd.DataFrame,
 def _before(table: Any, time_col: str, keys: Any, at: dt.date | None, days: int | None) -> Any:
     """Rows of `table` strictly before each key's as_of (and at most `days` before it), with an `as_of` column.
 
-    One shared date becomes plain literal filters the engine pushes into its scan; dates per row become a range
+    One shared date becomes plain literal filters the engine pushes into its scan, and `keys` (when given: the
+    accounts of a segment) a semi-join, so a segment's work follows the segment; dates per row become a range
     join on account_id (any Ibis backend does this; DuckDB with a hash join and a residual filter).
     """
     import ibis
@@ -331,6 +332,8 @@ def _before(table: Any, time_col: str, keys: Any, at: dt.date | None, days: int 
         cond = [col < hi]
         if days is not None:
             cond.append(col >= hi - ibis.interval(days=days))
+        if keys is not None:
+            cond.append(table.account_id.isin(keys.account_id))
         return table.filter(*cond).mutate(as_of=ibis.literal(at, type="date"))
     k_as_of = keys.as_of.cast("timestamp") if is_ts else keys.as_of
     preds = [keys.account_id == table.account_id, col < k_as_of]
@@ -352,7 +355,8 @@ def _usage_frame(dataset: Any, keys_df: pd.DataFrame, at: dt.date | None) -> pd.
     from .health import usage_signals
 
     arg = at if at is not None else keys_df.assign(as_of=keys_df["as_of"].dt.date)
-    df = usage_signals(dataset, arg, window_days=WINDOW_DAYS).copy()
+    ids = keys_df["account_id"].tolist() if at is not None and len(keys_df) < dataset.rows["accounts"] else None
+    df = usage_signals(dataset, arg, window_days=WINDOW_DAYS, accounts=ids).copy()
     df["as_of"] = _stamp(df["as_of"]).to_numpy()
     df["account_id"] = df["account_id"].astype(str)
     return df.drop_duplicates(["account_id", "as_of"])
@@ -405,6 +409,8 @@ def _next_renewal(dataset: Any, keys: Any, at: dt.date | None) -> pd.DataFrame:
     """The first historical renewal on or after each as_of: its date and the value that stood before it."""
     r = dataset.table("renewals")
     if at is not None:
+        if keys is not None:
+            r = r.filter(r.account_id.isin(keys.account_id))
         r = r.filter(r.renewal_date >= _date_literal(at)).mutate(as_of=_date_literal(at))
     else:
         joined = keys.join(r, [keys.account_id == r.account_id, r.renewal_date >= keys.as_of])
@@ -458,6 +464,8 @@ def signals(dataset: Any, as_of: Any = None, *, accounts: Any = None) -> pd.Data
     if at is None:
         mem = keys_df.assign(as_of=keys_df["as_of"].dt.date)
         keys = ibis.memtable(mem, schema={"account_id": "string", "as_of": "date"})
+    elif len(keys_df) < dataset.rows["accounts"]:  # a segment: each table read for its accounts only
+        keys = ibis.memtable(keys_df[["account_id"]], schema={"account_id": "string"})
     ok, missing = available_signals(dataset)
     df = keys_df.copy()
 

@@ -233,8 +233,9 @@ def _renewal_steps(dataset: Any, sc: Scope, weights: Any, ids: list[str]) -> dic
 
     account_keys = {k: v for k, v in sc.filters.criteria.items() if k in dataset.account_columns}
     scores = score(dataset, weights, filters=FilterSet.from_dict(account_keys) if account_keys else None)
-    scored = set(scores["account_id"].astype(str))
-    return {a: account_contributions(scores, a) for a in ids if a in scored}
+    position = {str(a): i for i, a in enumerate(scores["account_id"])}
+    # each account's own row: finding it by comparing every account id made this quadratic in the segment
+    return {a: account_contributions(scores.iloc[[position[a]]]) for a in ids if a in position}
 
 
 def _comparisons(
