@@ -957,7 +957,26 @@ def _load_into(
     on_error: OnError,
     quarantine_dir: str | Path | None,
 ) -> Dataset:
+    from .progress import bar
+
     LOAD_STATS["validated"] += 1
+    steps = bar(2 * len(sources) + len(TABLES) + 1, f"validating {root.name}")
+    try:
+        return _validate(con, root, sources, notes, files, on_error, quarantine_dir, steps)
+    finally:
+        steps.close()
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    sources: dict[str, _Source],
+    notes: list[str],
+    files: list[Path],
+    on_error: OnError,
+    quarantine_dir: str | Path | None,
+    steps: Any,
+) -> Dataset:
     fatal: list[Problem] = []
     for name, table in TABLES.items():
         if table.required and name not in sources:
@@ -970,6 +989,7 @@ def _load_into(
     for name in LOAD_ORDER:
         if name in sources:
             cols, file_problems = _stage(con, sources[name])
+            steps.update()
             present[name] = cols
             malformed += file_problems
             src = sources[name]
@@ -982,6 +1002,7 @@ def _load_into(
             checker.check_references(TABLES[name], present, cascade)
             if cascade:
                 checker.mark_valid(TABLES[name])
+            steps.update()
     total = checker.count() + len(malformed) + len(fatal)
     problems: list[Problem] = []
     if total:
@@ -1002,7 +1023,9 @@ def _load_into(
     extras: dict[str, list[str]] = {}
     for name, table in TABLES.items():
         extras[name] = _build_table(con, table, present.get(name))
+        steps.update()
     _build_facts(con)
+    steps.update()
     con.execute("DROP TABLE IF EXISTS _problems; DROP TABLE IF EXISTS _lines")
     for name in present:
         con.execute(f"DROP VIEW IF EXISTS {_q('stage_' + name)}; DROP TABLE IF EXISTS {_q('valid_' + name)}")

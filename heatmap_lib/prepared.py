@@ -100,8 +100,10 @@ def lookup(root: Path, files: list[Path], cache: str | Path | None = None) -> tu
 
 def publish(tmp_db: Path, db: Path, dataset: Any, sigs: list[dict[str, Any]]) -> Path:
     """Move a freshly validated DuckDB file into the cache with its description; drop older copies of the entry."""
+    from .progress import bar
     from .report import save_prepared
 
+    step = bar(1, f"preparing {Path(dataset.path).name}")
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp_db.replace(db)
     sidecar = save_prepared(
@@ -109,6 +111,8 @@ def publish(tmp_db: Path, db: Path, dataset: Any, sigs: list[dict[str, Any]]) ->
         db,
         extra={"signature": sigs, "fingerprint": dataset.fingerprint(), "source": str(Path(dataset.path).resolve())},
     )
+    step.update()
+    step.close()
     for old in db.parent.iterdir():
         if old.name.startswith(db.stem) or old.name.startswith("."):
             continue

@@ -401,9 +401,12 @@ def write_xray_pages(
     back_label: str = "Back to the heat map",
 ) -> list[Path]:
     """Write one page per account into `folder` (names from `chart.xray_file_name(pattern, id)`), each atomically."""
+    from .progress import bar
+
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    pages = bar(len(xrays), "X-Ray pages", unit="page")
     for account_id, x in xrays.items():
         path = out / xray_file_name(pattern, account_id)
         fd, tmp = tempfile.mkstemp(dir=out, prefix=".xray-", suffix=".tmp")
@@ -412,6 +415,8 @@ def write_xray_pages(
         Path(tmp).chmod(0o644)
         Path(tmp).replace(path)
         written.append(path)
+        pages.update()
+    pages.close()
     return written
 
 
