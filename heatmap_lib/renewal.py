@@ -1039,55 +1039,32 @@ def account_contributions(scores: pd.DataFrame, account_id: Any = None, *, kind:
         row = hit.iloc[0]
     prefix = f"{kind}__"
     names = [c[len(prefix) :] for c in scores.columns if c.startswith(prefix)]
-    steps: list[dict[str, Any]] = [
-        {
-            "step": "signal",
-            "signal": n,
-            "label": SIGNAL_BY_NAME[n].label,
-            "value_text": format_signal(n, row.get(n)),
-            "contribution": float(row[prefix + n]),
-        }
-        for n in names
-    ]
-    steps.sort(key=lambda s: -abs(s["contribution"]))
-    base = float(row[f"{kind}_base"])
-    model = row.get("model", "overall")
-    rows = [
-        {
-            "step": "base",
-            "signal": "",
-            "label": f"Base ({model})",
-            "value_text": "",
-            "contribution": base,
-        },
-        *steps,
-    ]
-    df = pd.DataFrame(rows)
-    ends = df["contribution"].cumsum()
-    df["start"] = np.r_[0.0, ends.to_numpy()[:-1]]
-    df.loc[0, "start"] = 0.0
-    df["end"] = ends.to_numpy()
-    total = float(row[f"{kind}_logit"])
-    df = pd.concat(
-        [
-            df,
-            pd.DataFrame(
-                [
-                    {
-                        "step": "total",
-                        "signal": "",
-                        "label": f"{kind.capitalize()} {row[kind]:.0f}/100",
-                        "value_text": "",
-                        "contribution": total,
-                        "start": 0.0,
-                        "end": total,
-                    }
-                ]
-            ),
-        ],
-        ignore_index=True,
+    steps = sorted(
+        (("signal", n, SIGNAL_BY_NAME[n].label, format_signal(n, row.get(n)), float(row[prefix + n])) for n in names),
+        key=lambda s: -abs(s[4]),
     )
-    df["contribution_text"] = [_signed(c) for c in df["contribution"]]
+    model = row.get("model", "overall")
+    total = float(row[f"{kind}_logit"])
+    # one frame built from columns (not rows, then a concat): the X-Ray builds one per account of a segment
+    cols: list[tuple[Any, ...]] = [
+        ("base", "", f"Base ({model})", "", float(row[f"{kind}_base"])),
+        *steps,
+        ("total", "", f"{kind.capitalize()} {row[kind]:.0f}/100", "", total),
+    ]
+    contribution = [c[4] for c in cols]
+    ends = np.cumsum(contribution[:-1]).tolist()
+    df = pd.DataFrame(
+        {
+            "step": [c[0] for c in cols],
+            "signal": [c[1] for c in cols],
+            "label": [c[2] for c in cols],
+            "value_text": [c[3] for c in cols],
+            "contribution": contribution,
+            "start": [0.0, *ends[:-1], 0.0],
+            "end": [*ends, total],
+            "contribution_text": [_signed(c) for c in contribution],
+        }
+    )
     df.attrs.update(
         {
             "account_id": str(row["account_id"]),

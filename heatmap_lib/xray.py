@@ -345,7 +345,9 @@ def _people(answers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     contacts = contacts.join(latest[["score", "drivers", "comment", "responded_at", "wave"]], how="left")
     contacts["category"] = _categories(contacts["score"])
     contacts["role_order"] = contacts["role"].map({r: i for i, r in enumerate(ROLES)})
-    contacts = contacts.reset_index().sort_values(["account_id", "role_order", "score", "name"], na_position="last")
+    # contact_id last: ties (one name, one score) came in whatever order the engine's threads returned them
+    order = ["account_id", "role_order", "score", "name", "contact_id"]
+    contacts = contacts.reset_index().sort_values(order, na_position="last")
     contacts = contacts.drop(columns="role_order").reset_index(drop=True)
     has_comment = answered["comment"].notna() & (answered["comment"].astype(str).str.strip() != "")
     comments = answered[has_comment].assign(category=lambda d: _categories(d["score"]))
