@@ -541,6 +541,7 @@ class _Checker:
             "value VARCHAR, rule VARCHAR, seq BIGINT)"
         )
         self.seq = 0
+        self.pending: list[tuple[str, str | None, str, str, int]] | None = None  # rules kept for one pass (flush)
 
     def key_expr(self, table: Table) -> str:
         key = table.key or "account_id"
@@ -556,8 +557,14 @@ class _Checker:
         frm: str = "",
         ref: str = "NULL",
     ) -> None:
-        """Record a problem for every staged row of `table` matching `where` (SQL over alias `s`)."""
+        """Record a problem for every staged row of `table` matching `where` (SQL over alias `s`).
+
+        Between `check_rows`' start and its `flush`, rules with no join are kept and then checked in one scan.
+        """
         self.seq += 1
+        if self.pending is not None and not frm and ref == "NULL":
+            self.pending.append((where, column, value, rule, self.seq))
+            return
         stage = _q(f"stage_{table.name}")
         self.con.execute(
             f"INSERT INTO _problems SELECT {_lit(table.name)}, s._row, {ref}, CAST({self.key_expr(table)} AS "
@@ -565,8 +572,26 @@ class _Checker:
             f"FROM {stage} s {frm} WHERE {where}"
         )
 
+    def flush(self, table: Table) -> None:
+        """Check the kept rules in one scan of the staged rows (each a full scan of the source otherwise)."""
+        rules, self.pending = self.pending or [], None
+        if not rules:
+            return
+        checks = ", ".join(
+            f"CASE WHEN {where} THEN {{'col': CAST({_lit(column) if column else 'NULL'} AS VARCHAR), "
+            f"'value': CAST({value} AS VARCHAR), 'rule': CAST({rule} AS VARCHAR), 'seq': {seq}}} END"
+            for where, column, value, rule, seq in rules
+        )
+        anyone = " OR ".join(f"({where})" for where, *_ in rules)
+        self.con.execute(
+            f"INSERT INTO _problems SELECT {_lit(table.name)}, _row, NULL, key, p.col, p.value, p.rule, p.seq "
+            f"FROM (SELECT s._row, CAST({self.key_expr(table)} AS VARCHAR) AS key, unnest([{checks}]) AS p "
+            f"FROM {_q(f'stage_{table.name}')} s WHERE {anyone}) WHERE p IS NOT NULL"
+        )
+
     def check_rows(self, table: Table, present: list[str]) -> None:
         """Per-row rules: empty, type, range, choices, uniqueness, cross-column rules."""
+        self.pending = []
         for col in table.columns:
             if col.name not in present:
                 continue
@@ -618,6 +643,7 @@ class _Checker:
                 "NULL",
                 _lit("must not be empty when score is set (a score comes with its response date)"),
             )
+        self.flush(table)
 
     def check_references(self, table: Table, present: dict[str, list[str]], cascade: bool) -> None:
         """Foreign keys: each reference must exist in its parent; in quarantine mode, not in a rejected row."""

@@ -4,14 +4,15 @@ The cache lives in one folder (`cache_dir`): `$HEATMAP_CACHE_DIR`, else `$XDG_CA
 `~/.cache/heatmap`; `load(path, cache=FOLDER)` names another and `cache=False` skips it. Each dataset path has an
 entry folder (a hash of its resolved path) holding `<signature>.duckdb` and its description
 `<signature>.duckdb.json` (`report.save_prepared`), where the signature is a hash over every source file's path,
-size, modification and change times, inode and content hash (`file_signature`). A changed, added or removed
-source file changes the signature, so the dataset is validated again; the prepared copy is opened read-only, so
-any number of kernels and processes read one copy at once. docs/decisions.md says why the content hash samples
-large files.
+size, modification and change times, inode and content hash (`file_signature`), and the loader's own version.
+A changed, added or removed source file (or new validation rules) changes the signature, so the dataset is
+validated again; the prepared copy is opened read-only, so any number of kernels and processes read one copy at
+once. docs/decisions.md says why the content hash samples large files.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -70,9 +71,17 @@ def file_signature(path: Path) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def loader_version() -> str:
+    """A hash of the loader's own code (data.py, schema.py): a copy prepared by other rules is not reused."""
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / n).read_bytes() for n in ("data.py", "schema.py"))).hexdigest()[:16]
+
+
 def signature(files: Iterable[Path]) -> tuple[str, list[dict[str, Any]]]:
-    """A hash over the signatures of all source files (sorted by path), and the signatures themselves."""
+    """A hash over the loader's version and the signatures of all source files (sorted by path), and those."""
     sigs = sorted((file_signature(Path(f)) for f in files), key=lambda s: s["path"])
+    sigs.append({"loader": loader_version()})
     return hashlib.sha256(json.dumps(sigs, sort_keys=True).encode()).hexdigest()[:32], sigs
 
 

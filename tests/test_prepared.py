@@ -154,3 +154,15 @@ def test_two_processes_read_one_prepared_dataset_at_once(tmp_path: Path) -> None
         result = json.loads(out.strip().splitlines()[-1])
         assert result["stats"] == {"validated": 0, "reused": 1}
         assert result["nps"] == expected
+
+
+def test_a_copy_prepared_by_another_loader_version_is_not_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _data(tmp_path)
+    hm.load(data, cache=tmp_path / "cache")
+    monkeypatch.setattr(prepared, "loader_version", lambda: "other rules")
+    validated, _ = _counts()
+    hm.load(data, cache=tmp_path / "cache")
+    assert _counts()[0] == validated + 1
+    assert len(prepared.entries(tmp_path / "cache")) == 1  # the older copy was replaced
