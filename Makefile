@@ -41,7 +41,8 @@ typecheck: install ## mypy on the package
 test: install system-deps lint typecheck ## lint, type check and the whole test suite (unit, notebook, browser)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-bench: install ## run the benchmarks (prints figures; slow)
+bench: install ## run the benchmarks (prints figures; slow; $$HEATMAP_BENCH_DATA caches their demo data)
+	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_summary.py
 	$(BIN)/python benchmarks/bench_redraw.py
 	$(BIN)/python benchmarks/bench_live_browser.py --sizes 300,10000

@@ -1,9 +1,9 @@
 """Batch reports (DESIGN.md sections 7 and 9): what a run adds to the floor cost, and a large report's size.
 
 Prints, in one run on this machine:
-- the time of `heatmap run` for 20 segments (the demo's 20 account managers, 300 accounts) with the segment
-  notebook, against the floor: papermill-executing and converting 20 EMPTY notebooks with the same workers;
-  the ratio (target <= 2.5);
+- the time of `heatmap run` for 20 segments (20 of the demo's account managers, `--accounts` 2,000) with the
+  segment notebook and its X-Ray pages, against the floor: papermill-executing and converting 20 EMPTY
+  notebooks with the same workers; the ratio (target <= 2.5);
 - the size of a 1,000-account segment report (target < 2 MB) and of its executed notebook.
 
     .venv/bin/python benchmarks/bench_batch.py [--workers 2] [--notebook PATH] [--fresh-kernels]
@@ -72,6 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--segments", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=2000, help="accounts in the demo the 20 segments split")
     parser.add_argument(
         "--fresh-kernels", action="store_true", help="a new kernel per segment (default: one per worker, reset)"
     )
@@ -84,9 +85,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         work = Path(tmp)
-        data = write_demo(work / "demo300", accounts=300, seed=7)
+        data = write_demo(work / "demo", accounts=args.accounts, seed=7)
         print(f"notebook: {args.notebook.relative_to(ROOT) if args.notebook.is_relative_to(ROOT) else args.notebook}")
-        print(f"workers: {args.workers}; segments: {args.segments} account managers of a 300-account demo")
+        print(
+            f"workers: {args.workers}; segments: {args.segments} account managers of a {args.accounts:,}-account demo"
+        )
         print(f"kernels: {'fresh per segment' if args.fresh_kernels else 'one per worker, names reset per segment'}")
 
         base = floor(args.segments, args.workers, work)

@@ -1,6 +1,6 @@
 """The same account summary on DuckDB and on local Spark, at 10M invitations, with each engine's start-up cost.
 
-Reads the 100k-account demo as Parquet (data/bench/demo-100000, built once by bench_summary.py's `ensure_data`):
+Reads the 100k-account demo as Parquet (built once by `common.ensure_demo`):
 DuckDB loads and validates it as `hm.load(path)` always does; Spark reads the Parquet files where they are
 (`hm.load("spark://local?threads=2&path=...")`) and validates them in the engine. Each engine runs in its own
 process, so start-up and memory are its own:
@@ -26,7 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_summary import FILTER, MEMORY_LIMIT, _peak_mb, ensure_data
+from bench_summary import FILTER, MEMORY_LIMIT
+from common import ensure_demo, peak_mb
 
 
 def _timed(fn: Any) -> tuple[float, Any]:
@@ -76,7 +77,7 @@ def run_duckdb(data: Path, repeat: int, out: Path) -> dict:
         "roles_s": _best(lambda: hm.role_breakdown(ds), repeat),
         "invitations": ds.rows["invitations"],
         "accounts": len(summary),
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(),
     }
 
 
@@ -110,7 +111,7 @@ def run_spark(data: Path, repeat: int, out: Path, memory: str) -> dict:
         "roles_s": _best(lambda: hm.role_breakdown(ds), repeat),
         "invitations": ds.rows["invitations"],
         "accounts": len(summary),
-        "peak_mb": _peak_mb() + _jvm_peak_mb(),
+        "peak_mb": peak_mb() + _jvm_peak_mb(),
     }
     ds.close()
     engines.shutdown_spark()
@@ -146,7 +147,7 @@ def main() -> None:
         return
     import pandas as pd
 
-    data = ensure_data(args.accounts)
+    data = ensure_demo(args.accounts)
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-engines-") as tmp:
         for engine in ("duckdb", "spark"):

@@ -1,7 +1,7 @@
 """Renewal scores at scale: signals and scores for 100k accounts, and calibration on their renewal history.
 
-Uses the demo dataset cached under data/bench/demo-<accounts>/ (the one `bench_summary.py` builds, 10 usage events
-per account; generated here with 30 per account when missing), loads it once, then times, best of `--repeat`:
+Uses the demo dataset as `heatmap demo` makes it (300 usage events per account), generated once and cached by
+`common.ensure_demo`, loads it once, then times, best of `--repeat`:
 
     floor      one scan of each event table, grouped by account (usage, tickets, invoices, invitations)
     signals    renewal.signals(ds, as_of) for every account (one date: literal filters)

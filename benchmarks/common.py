@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -30,14 +32,27 @@ def peak_mb() -> float:
     return float("nan")
 
 
-def ensure_demo(accounts: int, usage_events_per_account: int = 10) -> Path:
-    """The Parquet demo dataset of this size under data/bench/, generated once and reused by every benchmark."""
-    out = Path("data") / "bench" / f"demo-{accounts}"
+def bench_data_dir() -> Path:
+    """Where generated benchmark data are cached: $HEATMAP_BENCH_DATA, else data/bench/ (outside git either way)."""
+    return Path(os.environ.get("HEATMAP_BENCH_DATA") or Path("data") / "bench")
+
+
+def ensure_demo(accounts: int) -> Path:
+    """The Parquet demo dataset of this size, as `heatmap demo --format parquet --seed 7` makes it, built once.
+
+    Every benchmark reads the same files (the demo's defaults: 300 usage events per account, so 30M at 100k
+    accounts); it is generated into a temporary folder and renamed, so an interrupted run leaves no half dataset.
+    """
+    out = bench_data_dir() / f"demo-{accounts}"
     if not (out / "renewals.parquet").exists():
         print(f"generating {accounts:,} accounts into {out} ...", file=sys.stderr)
         start = time.perf_counter()
         from heatmap_lib.demo import write_demo
 
-        write_demo(out, accounts=accounts, seed=7, fmt="parquet", usage_events_per_account=usage_events_per_account)
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_demo(tmp, accounts=accounts, seed=7, fmt="parquet")
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
         print(f"  generated in {time.perf_counter() - start:.0f}s", file=sys.stderr)
     return out

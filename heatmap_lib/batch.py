@@ -1093,7 +1093,7 @@ def run(
     """
     import nbformat
 
-    from . import report
+    from . import prepared as prepared_cache
     from .data import load
 
     started = time.perf_counter()
@@ -1110,22 +1110,27 @@ def run(
             if not previous.reasons and previous.manifest.get("status") == "complete" and previous.index_exists:
                 return RunResult(previous.run_id, folder, "complete", previous.segments, time.perf_counter() - started)
         _check_writable(spec.output)
-        # The data are loaded and validated once, into a DuckDB file every kernel opens read-only
-        # (report.open_data) rather than validating them again per segment; it lives beside the runs and goes when
-        # the run ends.
-        prepared = stack.enter_context(tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-"))
+        # The data are validated once, into a DuckDB file every kernel opens read-only (report.open_data) rather
+        # than validating them again per segment: the prepared copy of the cache (prepared.py, reused by later runs
+        # while the files are unchanged), hard-linked beside the runs for the run's length so that a newer copy
+        # replacing it in the cache cannot take it from under the kernels.
+        pinned = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-")))
         # a URL's tables stay in their engine: checked once here, then each kernel checks their structure only
         url = _is_url(spec.data)
-        dataset = load(spec.data) if url else load(spec.data, database=Path(prepared) / "dataset.duckdb")
+        if url:
+            dataset = load(spec.data)
+        else:
+            usable = prepared_cache.writable()
+            dataset = load(spec.data, cache=None if usable else pinned / "cache")
         try:
             if previous is not None:
                 _check_same_data(previous, dataset)
             _check_workspace(spec, dataset)
             if url:
-                sidecar = Path(prepared) / "source.json"
+                sidecar = pinned / "source.json"
                 sidecar.write_text(json.dumps({"source": spec.data}), encoding="utf-8")
             else:
-                sidecar = report.save_prepared(dataset, Path(prepared) / "dataset.duckdb")
+                sidecar = prepared_cache.pin(dataset, pinned)
             return _run_loaded(
                 spec,
                 nb,

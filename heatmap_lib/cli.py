@@ -117,6 +117,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder to write the mapped dataset into")
     _add_load_options(p)
 
+    p = sub.add_parser(
+        "cache",
+        help="list or clear the prepared (validated) datasets",
+        description="A validated dataset is kept, prepared, in the cache folder ($HEATMAP_CACHE_DIR, else "
+        "~/.cache/heatmap) and reopened in seconds while its files are unchanged. `heatmap cache` lists the "
+        "prepared datasets; `heatmap cache clear` removes them all.",
+    )
+    p.add_argument("action", nargs="?", choices=("list", "clear"), default="list", help="list (default) or clear")
+    p.add_argument("--dir", type=Path, default=None, help="the cache folder (default: $HEATMAP_CACHE_DIR)")
+
     from .batch import add_run_command
     from .plays_cli import add_plays_command
     from .renewal import add_calibrate_command
@@ -286,6 +296,24 @@ def cmd_movers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    """List the prepared datasets in the cache folder, or remove them all."""
+    from . import prepared
+
+    folder = prepared.cache_dir(args.dir)
+    if args.action == "clear":
+        n = prepared.clear(args.dir)
+        _say(f"removed {n} prepared dataset{'s' * (n != 1)} from {folder}")
+        return 0
+    found = prepared.entries(args.dir)
+    print(f"{len(found)} prepared dataset{'s' * (len(found) != 1)} in {folder}")
+    for e in found:
+        when = dt.datetime.fromtimestamp(e["prepared"]).strftime("%Y-%m-%d %H:%M")
+        rows = ", ".join(f"{n:,} {t}" for t, n in e["rows"].items() if n)
+        print(f"{e['source']}  prepared {when}  {e['bytes'] / 1e6:,.1f} MB  ({rows})")
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit the renewal weights on the renewal history and write them with their validation."""
     from .renewal import cmd_calibrate as run
@@ -311,6 +339,7 @@ COMMANDS = {
     "health": cmd_health,
     "movers": cmd_movers,
     "plays": cmd_plays,
+    "cache": cmd_cache,
 }
 
 

@@ -40,6 +40,7 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
 }
+LOAD_STATS = {"validated": 0, "reused": 0}  # in this process: full validations run, prepared copies reopened
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Dataset:
     _views: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis expression (URL sources)
     _tables: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis table (files), built once
     _fingerprint: str | None = field(default=None, repr=False)
+    _sidecar: Path | None = field(default=None, repr=False)  # the prepared copy's description (prepared.py)
     engine: str = "duckdb"  # the Ibis backend's name: "duckdb", "postgres", "pyspark", ...
 
     def close(self) -> None:
@@ -520,13 +522,17 @@ def _csv_encoding(path: Path) -> tuple[str, int]:
 
 def _utf8_copy(src: _Source) -> None:
     """Re-encode a UTF-16/UTF-32 CSV file as a temporary UTF-8 copy (DuckDB reads UTF-8 reliably, these not)."""
-    encoding, bom = _csv_encoding(src.path)
+    src.utf8_copy = utf8_copy(src.path, prefix=f"heatmap-{src.table}-")
+
+
+def utf8_copy(path: Path, prefix: str = "heatmap-") -> Path | None:
+    """A temporary UTF-8 copy of a UTF-16/UTF-32 text file (the caller removes it), or None when it is UTF-8."""
+    encoding, bom = _csv_encoding(path)
     if encoding == "utf-8":
-        return
-    fd, name = tempfile.mkstemp(prefix=f"heatmap-{src.table}-", suffix=".csv")
-    src.utf8_copy = Path(name)
+        return None
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".csv")
     label = encoding.upper().replace("-LE", " little-endian").replace("-BE", " big-endian")
-    with src.path.open("rb") as raw, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+    with path.open("rb") as raw, os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
         raw.seek(bom)
         decoder = codecs.getincrementaldecoder(encoding)()
         done = 0
@@ -534,13 +540,16 @@ def _utf8_copy(src: _Source) -> None:
             try:
                 out.write(decoder.decode(chunk))
             except UnicodeDecodeError as exc:
+                Path(name).unlink(missing_ok=True)
                 at = bom + done + exc.start
-                raise DataError(f"{src.path}: not valid {label} text (byte {at}); save the file as UTF-8") from exc
+                raise DataError(f"{path}: not valid {label} text (byte {at}); save the file as UTF-8") from exc
             done += len(chunk)
         try:
             out.write(decoder.decode(b"", final=True))
         except UnicodeDecodeError as exc:
-            raise DataError(f"{src.path}: not valid {label} text (it ends mid-character)") from exc
+            Path(name).unlink(missing_ok=True)
+            raise DataError(f"{path}: not valid {label} text (it ends mid-character)") from exc
+    return Path(name)
 
 
 def _csv_columns(src: _Source) -> dict[str, str]:
@@ -714,6 +723,7 @@ class _Checker:
             "value VARCHAR, rule VARCHAR, seq BIGINT)"
         )
         self.seq = 0
+        self.pending: list[tuple[str, str | None, str, str, int]] | None = None  # rules kept for one pass (flush)
 
     def key_expr(self, table: Table) -> str:
         key = table.key or "account_id"
@@ -729,8 +739,14 @@ class _Checker:
         frm: str = "",
         ref: str = "NULL",
     ) -> None:
-        """Record a problem for every staged row of `table` matching `where` (SQL over alias `s`)."""
+        """Record a problem for every staged row of `table` matching `where` (SQL over alias `s`).
+
+        Between `check_rows`' start and its `flush`, rules with no join are kept and then checked in one scan.
+        """
         self.seq += 1
+        if self.pending is not None and not frm and ref == "NULL":
+            self.pending.append((where, column, value, rule, self.seq))
+            return
         stage = _q(f"stage_{table.name}")
         self.con.execute(
             f"INSERT INTO _problems SELECT {_lit(table.name)}, s._row, {ref}, CAST({self.key_expr(table)} AS "
@@ -738,8 +754,26 @@ class _Checker:
             f"FROM {stage} s {frm} WHERE {where}"
         )
 
+    def flush(self, table: Table) -> None:
+        """Check the kept rules in one scan of the staged rows (each a full scan of the source otherwise)."""
+        rules, self.pending = self.pending or [], None
+        if not rules:
+            return
+        checks = ", ".join(
+            f"CASE WHEN {where} THEN {{'col': CAST({_lit(column) if column else 'NULL'} AS VARCHAR), "
+            f"'value': CAST({value} AS VARCHAR), 'rule': CAST({rule} AS VARCHAR), 'seq': {seq}}} END"
+            for where, column, value, rule, seq in rules
+        )
+        anyone = " OR ".join(f"({where})" for where, *_ in rules)
+        self.con.execute(
+            f"INSERT INTO _problems SELECT {_lit(table.name)}, _row, NULL, key, p.col, p.value, p.rule, p.seq "
+            f"FROM (SELECT s._row, CAST({self.key_expr(table)} AS VARCHAR) AS key, unnest([{checks}]) AS p "
+            f"FROM {_q(f'stage_{table.name}')} s WHERE {anyone}) WHERE p IS NOT NULL"
+        )
+
     def check_rows(self, table: Table, present: list[str]) -> None:
         """Per-row rules: empty, type, range, choices, uniqueness, cross-column rules."""
+        self.pending = []
         for col in table.columns:
             if col.name not in present:
                 continue
@@ -808,6 +842,7 @@ class _Checker:
                 "NULL",
                 _lit("must not be empty when score is set (a score comes with its response date)"),
             )
+        self.flush(table)
 
     def check_references(self, table: Table, present: dict[str, list[str]], cascade: bool) -> None:
         """Foreign keys: each reference must exist in its parent; in quarantine mode, not in a rejected row."""
@@ -1050,6 +1085,7 @@ def load(
     database: str | Path | None = "auto",
     memory_limit: str | None = None,
     checks: Literal["rows", "structure"] | None = None,
+    cache: bool | str | Path | None = None,
 ) -> Dataset:
     """Load and validate a dataset (folder of CSV/Parquet, Excel workbook or DuckDB file), or open one in its engine.
 
@@ -1066,6 +1102,10 @@ def load(
         small sources, a temporary file (compressed, so scans are faster and memory stays bounded) for sources
         over 64 MB, removed when the dataset is closed or garbage-collected.
     memory_limit: DuckDB's memory cap such as "1GB" (default: $HEATMAP_MEMORY_LIMIT, else DuckDB's own default).
+    cache: validate once (`prepared.py`): a validated dataset is kept as a DuckDB file in the cache folder and
+        reopened read-only while its source files are unchanged. None or True: the default folder
+        ($HEATMAP_CACHE_DIR, else ~/.cache/heatmap); a path: that folder; False: load and validate every time.
+        Used with the defaults `on_error="raise"` and `database="auto"` only.
     """
     if on_error not in ("raise", "quarantine"):
         raise ValueError(f"on_error must be 'raise' or 'quarantine', not {on_error!r}")
@@ -1091,6 +1131,12 @@ def load(
     root = Path(path)
     sources_list, notes, files = _discover(root)
     sources = {s.table: s for s in sources_list}
+    memory_limit = memory_limit or os.environ.get("HEATMAP_MEMORY_LIMIT")
+    if cache is not False and on_error == "raise" and database == "auto":
+        folder = None if cache is None or cache is True else cache
+        cached = _load_cached(root, sources, notes, files, folder, memory_limit)
+        if cached is not None:
+            return cached
     scratch: Path | None = None
     if database == "auto":
         database = None
@@ -1098,7 +1144,6 @@ def load(
             scratch = Path(tempfile.mkdtemp(prefix="heatmap-"))
             database = scratch / "dataset.duckdb"
     con = duckdb.connect(str(database) if database else ":memory:", config=DUCKDB_CONFIG)
-    memory_limit = memory_limit or os.environ.get("HEATMAP_MEMORY_LIMIT")
     try:
         # time-zone offsets are turned into UTC, never into the machine's own zone
         con.execute("SET TimeZone = 'UTC'")
@@ -1118,6 +1163,40 @@ def load(
     return ds
 
 
+def _load_cached(
+    root: Path,
+    sources: dict[str, _Source],
+    notes: list[str],
+    files: list[Path],
+    cache: str | Path | None,
+    memory_limit: str | None,
+) -> Dataset | None:
+    """Open the prepared copy of unchanged sources, or validate into a new one; None when the cache is unusable."""
+    from . import prepared
+
+    sidecar, db, sig, sigs = prepared.lookup(root, files, cache)
+    if sidecar is None:
+        tmp = db.with_name(f".{sig}.{os.getpid()}.duckdb")
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(tmp))
+        except (OSError, duckdb.Error):
+            return None  # an unwritable cache folder: load without it
+        try:
+            if memory_limit:
+                con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+            ds = _load_into(con, root, sources, notes, files, "raise", None)
+            con.close()
+            sidecar = prepared.publish(tmp, db, ds, sigs)
+        except BaseException:
+            con.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    else:
+        LOAD_STATS["reused"] += 1
+    return prepared.open_prepared(sidecar, path=str(root), notes=notes, memory_limit=memory_limit)
+
+
 def _close(con: duckdb.DuckDBPyConnection, scratch: Path | None) -> None:
     con.close()
     if scratch:
@@ -1133,6 +1212,26 @@ def _load_into(
     on_error: OnError,
     quarantine_dir: str | Path | None,
 ) -> Dataset:
+    from .progress import bar
+
+    LOAD_STATS["validated"] += 1
+    steps = bar(2 * len(sources) + len(TABLES) + 1, f"validating {root.name}")
+    try:
+        return _validate(con, root, sources, notes, files, on_error, quarantine_dir, steps)
+    finally:
+        steps.close()
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    sources: dict[str, _Source],
+    notes: list[str],
+    files: list[Path],
+    on_error: OnError,
+    quarantine_dir: str | Path | None,
+    steps: Any,
+) -> Dataset:
     fatal: list[Problem] = []
     for name, table in TABLES.items():
         if table.required and name not in sources:
@@ -1145,6 +1244,7 @@ def _load_into(
     for name in LOAD_ORDER:
         if name in sources:
             cols, file_problems = _stage(con, sources[name])
+            steps.update()
             present[name] = cols
             malformed += file_problems
             src = sources[name]
@@ -1157,6 +1257,7 @@ def _load_into(
             checker.check_references(TABLES[name], present, cascade)
             if cascade:
                 checker.mark_valid(TABLES[name])
+            steps.update()
     total = checker.count() + len(malformed) + len(fatal)
     problems: list[Problem] = []
     if total:
@@ -1177,7 +1278,9 @@ def _load_into(
     extras: dict[str, list[str]] = {}
     for name, table in TABLES.items():
         extras[name] = _build_table(con, table, present.get(name))
+        steps.update()
     _build_facts(con)
+    steps.update()
     con.execute("DROP TABLE IF EXISTS _problems; DROP TABLE IF EXISTS _lines")
     for name in present:
         con.execute(f"DROP VIEW IF EXISTS {_q('stage_' + name)}; DROP TABLE IF EXISTS {_q('valid_' + name)}")

@@ -395,7 +395,8 @@ def scope(dataset: Any, filters: FilterSet | Mapping[str, Any] | str | Path | No
     for key, values in fs.criteria.items():
         if key in dataset.account_columns:
             accounts = accounts.filter(accounts[key].cast("string").isin(values))
-        missing = [v for v in values if v not in _matching(dataset, key, values)]
+        found = _matching(dataset, key, values)  # once per key: per value made id filters quadratic
+        missing = [v for v in values if v not in found]
         if missing:
             problems.append(f"{key}: {', '.join(map(repr, missing))} matched nothing in the data")
     account_filtered = any(k in dataset.account_columns for k in fs.criteria)

@@ -424,7 +424,13 @@ def health_summary(
     )
 
 
-def usage_signals(dataset: Dataset, as_of: dt.date | pd.DataFrame, *, window_days: int = 28) -> pd.DataFrame:
+def usage_signals(
+    dataset: Dataset,
+    as_of: dt.date | pd.DataFrame,
+    *,
+    window_days: int = 28,
+    accounts: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Usage signals per account as of a date, counting only events strictly before it (for renewal scoring).
 
     `as_of` is a date (every account in the dataset, sorted by account_id) or a DataFrame with columns
@@ -434,7 +440,8 @@ def usage_signals(dataset: Dataset, as_of: dt.date | pd.DataFrame, *, window_day
     before that, `features_used` (distinct features in the last `FEATURE_DAYS` days), `seats`, `seat_utilisation`
     (NaN when seats are unknown or 0), `days_since_last_event` (NaN if never), `first_event_at` and
     `account_age_days` (days since the first event, NaN if never; for scaling young accounts). Events with no
-    account count nowhere.
+    account count nowhere. `accounts` (with a date) narrows the rows to those account ids, and the events read to
+    theirs, so a segment's signals cost what the segment's events do.
 
     Computed in the engine, no Python loop: each row is range-joined with its account's events in the last few
     months before its `as_of` (the windows, features and latest event), and with per-account monthly first/last
@@ -445,7 +452,7 @@ def usage_signals(dataset: Dataset, as_of: dt.date | pd.DataFrame, *, window_day
     if window_days < 1:
         raise HeatmapError(f"window_days must be at least 1, not {window_days}")
     ev = _events_table(dataset)
-    accounts = dataset.table("accounts")
+    only, acc = accounts, dataset.table("accounts")
     single = not isinstance(as_of, pd.DataFrame)
     if isinstance(as_of, pd.DataFrame):
         missing = [c for c in ("account_id", "as_of") if c not in as_of.columns]
@@ -463,7 +470,10 @@ def usage_signals(dataset: Dataset, as_of: dt.date | pd.DataFrame, *, window_day
         ids = as_of["account_id"].astype(str).to_numpy(dtype=object)
     else:
         day = _to_date(as_of)
-        ids = accounts.select("account_id").order_by("account_id").to_pandas()["account_id"].to_numpy(dtype=object)
+        if only is not None:
+            ids = np.array(sorted({str(a) for a in only}), dtype=object)
+        else:
+            ids = acc.select("account_id").order_by("account_id").to_pandas()["account_id"].to_numpy(dtype=object)
         cutoffs = pd.Series(pd.Timestamp(_midnight(day)), index=range(len(ids)))
         given = pd.Series([day] * len(ids), dtype=object)
     cutoffs = cutoffs.astype("datetime64[us]")
@@ -507,6 +517,8 @@ def usage_signals(dataset: Dataset, as_of: dt.date | pd.DataFrame, *, window_day
     features = per_feature.group_by("_row").aggregate(features_used=per_feature.count())
     older_ev = ev.filter(ev.account_id.notnull())
     if single:
+        if only is not None:
+            older_ev = older_ev.filter(older_ev.account_id.isin(keys.account_id))
         old = older_ev.filter(older_ev.occurred_at < _ts(lower.iloc[0].to_pydatetime())) if len(lower) else older_ev
         older = old.group_by("account_id").aggregate(_old_first=old.occurred_at.min(), _old_last=old.occurred_at.max())
         older_key = "account_id"
@@ -520,8 +532,8 @@ def usage_signals(dataset: Dataset, as_of: dt.date | pd.DataFrame, *, window_day
             _old_first=o._m_first.min(), _old_last=o._m_last.max(where=o._month < o._lower)
         )
         older_key = "_row"
-    seats_col = accounts["seats"] if "seats" in dataset.account_columns else ibis.null("int64")
-    seats = accounts.select("account_id", seats=seats_col)
+    seats_col = acc["seats"] if "seats" in dataset.account_columns else ibis.null("int64")
+    seats = acc.select("account_id", seats=seats_col)
     out = _join_parts(keys, [recent, features], key="_row")
     out = _join_parts(out, [older], key=older_key)
     out = _join_parts(out, [seats]).to_pandas().sort_values("_row").reset_index(drop=True)

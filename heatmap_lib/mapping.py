@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from .data import Dataset, OnError, Problem, _csv_encoding, _csv_lines, _lit, _message, _norm_header, _q
+from .data import Dataset, OnError, Problem, _csv_lines, _lit, _message, _norm_header, _q, utf8_copy
 from .exceptions import DataError, ValidationError
 from .schema import LOAD_ORDER, TABLES
 from .titles import TitleRules, load_title_rules, parse_title_rules
@@ -445,7 +445,7 @@ def _sql_error(sql: str, value: str) -> str | None:
 
 
 def _stage_source(
-    con: duckdb.DuckDBPyConnection, src: SourceSpec, wanted: dict[str, str], mapping: Path
+    con: duckdb.DuckDBPyConnection, src: SourceSpec, wanted: dict[str, str], mapping: Path, copies: list[Path]
 ) -> dict[str, str]:
     """Stage the source columns a mapping uses; return each `from` name -> its staged column."""
     table = _q(f"src_{src.name}")
@@ -463,13 +463,16 @@ def _stage_source(
             raise DataError(f"{src.label}: cannot be read as JSON lines ({str(exc).splitlines()[0]})") from exc
         return cols
     if src.kind == "csv":
-        header = _csv_header(src)
+        copy = utf8_copy(src.path, prefix=f"heatmap-map-{src.name}-")  # UTF-16/32 read as UTF-8, as the loader does
+        if copy is not None:
+            copies.append(copy)
+        text = copy or src.path
+        header = _csv_header(src, text)
         columns = ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header)
         con.execute(
             f"CREATE TEMP VIEW {_q('file_' + src.name)} AS SELECT row_number() OVER () + 1 AS _rec, * FROM read_csv("
-            f"{_lit(str(src.path))}, all_varchar=true, header=true, delim=',', quote='\"', escape='\"', "
-            f"auto_detect=false, encoding={_lit(_csv_encoding(src.path))}, "
-            f"columns={{{columns}}})"
+            f"{_lit(str(text))}, all_varchar=true, header=true, delim=',', quote='\"', escape='\"', "
+            f"auto_detect=false, encoding='utf-8', columns={{{columns}}})"
         )
     elif src.kind == "parquet":
         con.execute(
@@ -502,10 +505,10 @@ def _json_path(name: str) -> str:
     return "$." + ".".join(parts)
 
 
-def _csv_header(src: SourceSpec) -> list[str]:
-    enc = "utf-16" if _csv_encoding(src.path) == "utf-16" else "utf-8-sig"
+def _csv_header(src: SourceSpec, text: Path) -> list[str]:
+    """The header row a source names, read from `text` (the file, or its UTF-8 copy)."""
     try:
-        with src.path.open(newline="", encoding=enc) as fh:
+        with text.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             rows = [next(reader, None) for _ in range(src.header_rows)]
     except UnicodeDecodeError as exc:
@@ -671,6 +674,7 @@ def map_to_folder(spec: MappingSpec, folder: Path) -> MapReport:
     folder.mkdir(parents=True, exist_ok=True)
     report = MapReport(str(spec.path))
     con = duckdb.connect()
+    copies: list[Path] = []  # UTF-8 copies of UTF-16/32 sources, removed when done
     try:
         wanted: dict[str, dict[str, str]] = {name: {} for name in spec.sources}  # column -> its key path
         for t in spec.tables.values():
@@ -683,7 +687,7 @@ def map_to_folder(spec: MappingSpec, folder: Path) -> MapReport:
         staged = {}
         for name, src in spec.sources.items():
             if any(t.source == name for t in spec.tables.values()):
-                staged[name] = _stage_source(con, src, wanted[name], spec.path)
+                staged[name] = _stage_source(con, src, wanted[name], spec.path, copies)
         for name in LOAD_ORDER:
             table = spec.tables.get(name)
             if table is None:
@@ -718,6 +722,8 @@ def map_to_folder(spec: MappingSpec, folder: Path) -> MapReport:
             _report_columns(con, table, report)
     finally:
         con.close()
+        for copy in copies:
+            copy.unlink(missing_ok=True)
     return report
 
 

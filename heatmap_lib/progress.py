@@ -1,14 +1,21 @@
-"""Progress output that suits where it goes: a live bar on a terminal, one plain line per step elsewhere.
+"""Progress output that suits where it goes: a live bar on a terminal, plain whole lines elsewhere.
 
-A terminal gets tqdm's bar, redrawn in place with carriage returns. A file, a pipe or a CI log gets one whole
-line per step (no carriage return, no cursor codes), so a log reads top to bottom. Inside a Jupyter kernel (a
-notebook run by papermill, whose output becomes a report) nothing is written at all.
+Two kinds of report. `progress` counts the steps of a job (a batch's segments): a terminal gets tqdm's bar,
+redrawn in place with carriage returns; a file, a pipe or a CI log gets one whole line per step (no carriage
+return, no cursor codes), so a log reads top to bottom; a Jupyter kernel gets nothing. `bar` is for one step a user
+waits on (loading and validating, preparing, X-Ray pages) and shows itself only when that step is still running
+after `DELAY` seconds: a bar on a terminal or in a notebook (gone when done), one line when done in a log, and
+nothing in a `heatmap run` kernel (whose notebooks become reports) or when $HEATMAP_PROGRESS is 0.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from typing import Any, Protocol, TextIO
+
+DELAY = 1.5  # seconds a step of `bar` runs before it shows
 
 
 class Progress(Protocol):
@@ -80,3 +87,55 @@ class _Lines:
 
     def close(self) -> None:
         pass
+
+
+def enabled() -> bool:
+    """Whether `bar` may show (not in a `heatmap run` kernel, not turned off by $HEATMAP_PROGRESS=0)."""
+    from .report import PREPARED_ENV
+
+    return not os.environ.get(PREPARED_ENV) and os.environ.get("HEATMAP_PROGRESS", "1") != "0"
+
+
+def bar(total: int, desc: str, unit: str = "step") -> Any:
+    """A progress bar on stderr for one step a user waits on, shown only once it has run `DELAY` seconds.
+
+    Call `update()` per unit done and `close()` at the end. A terminal or a notebook gets tqdm's bar (removed when
+    done); a log gets one plain line when the step ends; a disabled one (`enabled`) is silent.
+    """
+    err = sys.stderr
+    if not enabled():
+        return _Quiet()
+    if is_terminal(err) or in_kernel(err):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, file=err, delay=DELAY, leave=False)
+    return _LogBar(total, desc, unit, err)
+
+
+class _Quiet:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _LogBar:
+    """`bar` in a log: one whole line when the step ends, if it took `DELAY` seconds or more."""
+
+    def __init__(self, total: int, desc: str, unit: str, stream: TextIO) -> None:
+        self.total, self.desc, self.unit, self.stream = total, desc, unit, stream
+        self.done, self.start, self.closed = 0, time.monotonic(), False
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        took = time.monotonic() - self.start
+        if took >= DELAY:
+            units = self.unit if self.total == 1 else self.unit + "s"
+            line = f"{self.desc}: {self.done}/{self.total} {units} in {took:.1f} s"
+            print("".join(ch if ch.isprintable() else "?" for ch in line), file=self.stream, flush=True)

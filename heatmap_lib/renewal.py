@@ -324,7 +324,8 @@ def _keys(dataset: Any, as_of: Any, accounts: Any = None) -> tuple[pd.DataFrame,
 def _before(table: Any, time_col: str, keys: Any, at: dt.date | None, days: int | None) -> Any:
     """Rows of `table` strictly before each key's as_of (and at most `days` before it), with an `as_of` column.
 
-    One shared date becomes plain literal filters the engine pushes into its scan; dates per row become a range
+    One shared date becomes plain literal filters the engine pushes into its scan, and `keys` (when given: the
+    accounts of a segment) a semi-join, so a segment's work follows the segment; dates per row become a range
     join on account_id (any Ibis backend does this; DuckDB with a hash join and a residual filter).
     """
     import ibis
@@ -336,6 +337,8 @@ def _before(table: Any, time_col: str, keys: Any, at: dt.date | None, days: int 
         cond = [col < hi]
         if days is not None:
             cond.append(col >= hi - ibis.interval(days=days))
+        if keys is not None:
+            cond.append(table.account_id.isin(keys.account_id))
         return table.filter(*cond).mutate(as_of=ibis.literal(at, type="date"))
     k_as_of = keys.as_of.cast("timestamp") if is_ts else keys.as_of
     preds = [keys.account_id == table.account_id, col < k_as_of]
@@ -357,7 +360,8 @@ def _usage_frame(dataset: Any, keys_df: pd.DataFrame, at: dt.date | None) -> pd.
     from .health import usage_signals
 
     arg = at if at is not None else keys_df.assign(as_of=keys_df["as_of"].dt.date)
-    df = usage_signals(dataset, arg, window_days=WINDOW_DAYS).copy()
+    ids = keys_df["account_id"].tolist() if at is not None and len(keys_df) < dataset.rows["accounts"] else None
+    df = usage_signals(dataset, arg, window_days=WINDOW_DAYS, accounts=ids).copy()
     df["as_of"] = _stamp(df["as_of"]).to_numpy()
     df["account_id"] = df["account_id"].astype(str)
     return df.drop_duplicates(["account_id", "as_of"])
@@ -410,6 +414,8 @@ def _next_renewal(dataset: Any, keys: Any, at: dt.date | None) -> pd.DataFrame:
     """The first historical renewal on or after each as_of: its date and the value that stood before it."""
     r = dataset.table("renewals")
     if at is not None:
+        if keys is not None:
+            r = r.filter(r.account_id.isin(keys.account_id))
         r = r.filter(r.renewal_date >= _date_literal(at)).mutate(as_of=_date_literal(at))
     else:
         joined = keys.join(r, [keys.account_id == r.account_id, r.renewal_date >= keys.as_of])
@@ -463,6 +469,8 @@ def signals(dataset: Any, as_of: Any = None, *, accounts: Any = None) -> pd.Data
     if at is None:
         mem = keys_df.assign(as_of=keys_df["as_of"].dt.date)
         keys = ibis.memtable(mem, schema={"account_id": "string", "as_of": "date"})
+    elif len(keys_df) < dataset.rows["accounts"]:  # a segment: each table read for its accounts only
+        keys = ibis.memtable(keys_df[["account_id"]], schema={"account_id": "string"})
     ok, missing = available_signals(dataset)
     df = keys_df.copy()
 
@@ -1036,55 +1044,32 @@ def account_contributions(scores: pd.DataFrame, account_id: Any = None, *, kind:
         row = hit.iloc[0]
     prefix = f"{kind}__"
     names = [c[len(prefix) :] for c in scores.columns if c.startswith(prefix)]
-    steps: list[dict[str, Any]] = [
-        {
-            "step": "signal",
-            "signal": n,
-            "label": SIGNAL_BY_NAME[n].label,
-            "value_text": format_signal(n, row.get(n)),
-            "contribution": float(row[prefix + n]),
-        }
-        for n in names
-    ]
-    steps.sort(key=lambda s: -abs(s["contribution"]))
-    base = float(row[f"{kind}_base"])
-    model = row.get("model", "overall")
-    rows = [
-        {
-            "step": "base",
-            "signal": "",
-            "label": f"Base ({model})",
-            "value_text": "",
-            "contribution": base,
-        },
-        *steps,
-    ]
-    df = pd.DataFrame(rows)
-    ends = df["contribution"].cumsum()
-    df["start"] = np.r_[0.0, ends.to_numpy()[:-1]]
-    df.loc[0, "start"] = 0.0
-    df["end"] = ends.to_numpy()
-    total = float(row[f"{kind}_logit"])
-    df = pd.concat(
-        [
-            df,
-            pd.DataFrame(
-                [
-                    {
-                        "step": "total",
-                        "signal": "",
-                        "label": f"{kind.capitalize()} {row[kind]:.0f}/100",
-                        "value_text": "",
-                        "contribution": total,
-                        "start": 0.0,
-                        "end": total,
-                    }
-                ]
-            ),
-        ],
-        ignore_index=True,
+    steps = sorted(
+        (("signal", n, SIGNAL_BY_NAME[n].label, format_signal(n, row.get(n)), float(row[prefix + n])) for n in names),
+        key=lambda s: -abs(s[4]),
     )
-    df["contribution_text"] = [_signed(c) for c in df["contribution"]]
+    model = row.get("model", "overall")
+    total = float(row[f"{kind}_logit"])
+    # one frame built from columns (not rows, then a concat): the X-Ray builds one per account of a segment
+    cols: list[tuple[Any, ...]] = [
+        ("base", "", f"Base ({model})", "", float(row[f"{kind}_base"])),
+        *steps,
+        ("total", "", f"{kind.capitalize()} {row[kind]:.0f}/100", "", total),
+    ]
+    contribution = [c[4] for c in cols]
+    ends = np.cumsum(contribution[:-1]).tolist()
+    df = pd.DataFrame(
+        {
+            "step": [c[0] for c in cols],
+            "signal": [c[1] for c in cols],
+            "label": [c[2] for c in cols],
+            "value_text": [c[3] for c in cols],
+            "contribution": contribution,
+            "start": [0.0, *ends[:-1], 0.0],
+            "end": [*ends, total],
+            "contribution_text": [_signed(c) for c in contribution],
+        }
+    )
     df.attrs.update(
         {
             "account_id": str(row["account_id"]),

@@ -100,10 +100,11 @@ NOT_SURVEYED_COLUMNS: tuple[tuple[str, str], ...] = (
 PREPARED_ENV = "HEATMAP_PREPARED_DATA"  # set by `heatmap run` in each kernel: the run's validated copy of the data
 
 
-def save_prepared(dataset: Any, database: str | Path) -> Path:
+def save_prepared(dataset: Any, database: str | Path, *, extra: Mapping[str, Any] | None = None) -> Path:
     """Describe a dataset loaded into the DuckDB file `database` (by `load(..., database=...)`) for `open_data`.
 
-    Writes `<database>.json` beside it (source path, tables, rows, account columns, exclusions) and returns it.
+    Writes `<database>.json` beside it (source path, tables, rows, account columns, exclusions, and `extra`)
+    and returns it; written to a temporary name and renamed, so a reader never sees half of it.
     """
     db = Path(database)
     info = {
@@ -115,9 +116,12 @@ def save_prepared(dataset: Any, database: str | Path) -> Path:
         "exclusions": [{"table": e.table, "rows": e.rows, "file": e.file} for e in dataset.exclusions],
         "notes": list(dataset.notes),
         "files": [str(f) for f in getattr(dataset, "_files", ())],
+        **(extra or {}),
     }
     sidecar = db.with_name(db.name + ".json")
-    sidecar.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    tmp.replace(sidecar)
     return sidecar
 
 
@@ -137,7 +141,8 @@ def open_data(data: Any, *, prepared: str | Path | None = None) -> Any:
     A connection URL (`postgres://...`, `spark://...`) opens the tables where they are; in a `heatmap run` kernel
     their rows are not checked again (the run did, once).
     """
-    from .data import Dataset, Exclusion, load
+    from .data import load
+    from .prepared import open_prepared
 
     if not isinstance(data, str | Path):
         return data
@@ -149,18 +154,7 @@ def open_data(data: Any, *, prepared: str | Path | None = None) -> Any:
     if prepared and Path(prepared).is_file():
         info = json.loads(Path(prepared).read_text(encoding="utf-8"))
         if _same_path(info["source"], data) and Path(info["database"]).is_file():
-            import duckdb
-
-            return Dataset(
-                path=info["source"],
-                con=duckdb.connect(info["database"], read_only=True),
-                present=frozenset(info["present"]),
-                rows={k: int(v) for k, v in info["rows"].items()},
-                exclusions=tuple(Exclusion(**e) for e in info["exclusions"]),
-                notes=tuple(info["notes"]),
-                account_columns=tuple(info["account_columns"]),
-                _files=tuple(Path(f) for f in info["files"]),
-            )
+            return open_prepared(prepared)
     return load(data)
 
 

@@ -261,8 +261,9 @@ def _renewal_steps(dataset: Any, sc: Scope, weights: Any, ids: list[str]) -> dic
 
     account_keys = {k: v for k, v in sc.filters.criteria.items() if k in dataset.account_columns}
     scores = score(dataset, weights, filters=FilterSet.from_dict(account_keys) if account_keys else None)
-    scored = set(scores["account_id"].astype(str))
-    return {a: account_contributions(scores, a) for a in ids if a in scored}
+    position = {str(a): i for i, a in enumerate(scores["account_id"])}
+    # each account's own row: finding it by comparing every account id made this quadratic in the segment
+    return {a: account_contributions(scores.iloc[[position[a]]]) for a in ids if a in position}
 
 
 def _comparisons(
@@ -377,7 +378,9 @@ def _people(answers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     contacts = contacts.join(latest[["score", "drivers", "comment", "responded_at", "wave"]], how="left")
     contacts["category"] = _categories(contacts["score"])
     contacts["role_order"] = contacts["role"].map({r: i for i, r in enumerate(ROLES)})
-    contacts = contacts.reset_index().sort_values(["account_id", "role_order", "score", "name"], na_position="last")
+    # contact_id last: ties (one name, one score) came in whatever order the engine's threads returned them
+    order = ["account_id", "role_order", "score", "name", "contact_id"]
+    contacts = contacts.reset_index().sort_values(order, na_position="last")
     contacts = contacts.drop(columns="role_order").reset_index(drop=True)
     has_comment = answered["comment"].notna() & (answered["comment"].astype(str).str.strip() != "")
     comments = answered[has_comment].assign(category=lambda d: _categories(d["score"]))

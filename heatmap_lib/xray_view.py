@@ -36,6 +36,7 @@ padding:3px 6px;text-align:left;vertical-align:top}table.hx th{background:#f5f7f
 .hx-bar{display:inline-block;height:.8em;vertical-align:middle}.hx-reading{background:#fff8e1;border-left:4px solid
 #f2c12e;padding:8px 12px;margin:10px 0}.hx-empty{color:#777;font-style:italic}.hx-xray a{color:#1f5fa8}
 """
+CONTACTS_SHOWN = 50  # contacts listed in full on an X-Ray; the rest fold into a compact list (every one stays)
 CATEGORY_COLORS = {"promoter": BAND_COLORS["green"], "passive": BAND_COLORS["yellow"], "detractor": BAND_COLORS["red"]}
 
 
@@ -45,6 +46,12 @@ def _e(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return html.escape(str(value), quote=True)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """`frame.to_dict(orient="records")`, the same values, column by column (a page renders a dozen small frames)."""
+    cols = list(frame.columns)
+    return [dict(zip(cols, row, strict=True)) for row in zip(*(frame[c].tolist() for c in cols), strict=True)]
 
 
 def _score(value: Any) -> str:
@@ -87,7 +94,7 @@ def _note(row: Mapping[Any, Any]) -> str:
 
 def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
     """NPS per wave as an inline SVG line with its interval band (no script)."""
-    pts = [(str(r["wave"]), r["nps"], r["nps_low"], r["nps_high"]) for r in trend.to_dict(orient="records")]
+    pts = [(str(r["wave"]), r["nps"], r["nps_low"], r["nps_high"]) for r in _records(trend)]
     if not pts:
         return ""
     pad, n = 28, len(pts)
@@ -256,7 +263,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
     )
     has_email = "email" in x.contacts.columns
     contact_rows = []
-    for r in x.contacts.to_dict(orient="records"):
+    for r in _records(x.contacts):
         cat = r["category"]
         dot = f'<span class="hx-dot" style="background:{CATEGORY_COLORS.get(cat, "#9e9e9e")}"></span>'
         row = [_e(ROLE_LABELS.get(r["role"], r["role"])), _e(r.get("name")), _e(r.get("title"))]
@@ -267,7 +274,13 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         row += [_score(r["score"]), dot + _e(cat), _e(drivers), _e(r.get("comment"))]
         contact_rows.append(row)
     headers = ["Role", "Name", "Title", *(["Email"] if has_email else []), "Latest score", "Category", "Drivers"]
-    contacts = _table([*headers, "Comment"], contact_rows)
+    contacts = _table([*headers, "Comment"], contact_rows[:CONTACTS_SHOWN])
+    if len(contact_rows) > CONTACTS_SHOWN:  # a long list folds; each contact stays there, without drivers and comment
+        rest = _table(headers[:-1], [r[:-2] for r in contact_rows[CONTACTS_SHOWN:]])
+        contacts += (
+            f'<details class="hx-more"><summary>{len(contact_rows) - CONTACTS_SHOWN:,} more contacts (their comments '
+            f"are under Comments, their drivers counted under Drivers)</summary>{rest}</details>"
+        )
     recruit_parts = []
     for role, group in x.to_recruit.groupby("role", sort=False):
         names = ", ".join(_e(n) for n in group["name"])
@@ -277,7 +290,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
     recruit = f"<ul>{''.join(recruit_parts)}</ul>" if recruit_parts else '<p class="hx-empty">Everyone answered.</p>'
     top = max([int(v) for v in x.drivers["total"]] + [1])
     driver_rows = []
-    for r in x.drivers.to_dict(orient="records"):
+    for r in _records(x.drivers):
         bars = "".join(
             f'<span class="hx-bar" style="width:{120 * int(r[k]) / top:.0f}px;background:{CATEGORY_COLORS[c]}"></span>'
             for k, c in (("promoters", "promoter"), ("passives", "passive"), ("detractors", "detractor"))
@@ -297,7 +310,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
                 _e(r["wave"]),
                 _e(r["comment"]),
             ]
-            for r in x.comments.to_dict(orient="records")
+            for r in _records(x.comments)
         ),
     )
     trend = _table(
@@ -312,7 +325,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
                 + (f"<br><small>{_e(_note(r))}</small>" if _note(r) else ""),
                 _dot(r["band"]),
             ]
-            for r in x.trend.to_dict(orient="records")
+            for r in _records(x.trend)
         ),
         numeric=range(1, 4),
     )
@@ -408,7 +421,7 @@ def renewal_html(steps: pd.DataFrame | None) -> str:
     signals = steps[steps["step"] == "signal"]
     top = max([abs(float(c)) for c in signals["contribution"]] + [1e-9])
     rows = []
-    for r in signals.to_dict(orient="records"):
+    for r in _records(signals):
         c = float(r["contribution"])
         colour = BAND_COLORS["red"] if c > 0 else BAND_COLORS["green"]
         bar = f'<span class="hx-bar" style="width:{120 * abs(c) / top:.0f}px;background:{colour}"></span>'
@@ -439,9 +452,12 @@ def write_xray_pages(
     back_label: str = "Back to the heat map",
 ) -> list[Path]:
     """Write one page per account into `folder` (names from `chart.xray_file_name(pattern, id)`), each atomically."""
+    from .progress import bar
+
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    pages = bar(len(xrays), "X-Ray pages", unit="page")
     for account_id, x in xrays.items():
         path = out / xray_file_name(pattern, account_id)
         fd, tmp = tempfile.mkstemp(dir=out, prefix=".xray-", suffix=".tmp")
@@ -450,6 +466,8 @@ def write_xray_pages(
         Path(tmp).chmod(0o644)
         Path(tmp).replace(path)
         written.append(path)
+        pages.update()
+    pages.close()
     return written
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -129,6 +131,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 
 _SESSION_START = time.time()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Prepared datasets (validate once) go to a cache folder of this session, not the user's; kernels inherit it."""
+    folder = tempfile.mkdtemp(prefix="heatmap-test-cache-")
+    os.environ["HEATMAP_CACHE_DIR"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -156,3 +156,21 @@ def test_contact_and_questionnaire_filters(builder, tmp_path):
     assert (only.contacts_invited, only.detractors) == (1, 1)
     rel = hm.account_summary(ds, hm.FilterSet(questionnaire=["Relationship NPS"])).iloc[0]
     assert (rel.invitations, rel.promoters) == (1, 1)
+
+
+def test_many_account_and_contact_ids_filter_as_few_do(builder, tmp_path):
+    """Id filters check every value against the data in one query; the result and the warnings are as before."""
+    for i in range(1, 121):
+        a = builder.account(f"A{i:03d}", region="West" if i % 2 else "East")
+        builder.scores(a, "influencer", [i % 11])
+    ds = builder.load(tmp_path / "d")
+    wanted = [f"A{i:03d}" for i in range(1, 121, 3)] + ["Z1", "A999", "Z0"]
+    with pytest.warns(hm.FilterWarning) as record:
+        summary = hm.account_summary(ds, hm.FilterSet(account_id=wanted, region=["West"]))
+    assert summary["account_id"].tolist() == [f"A{i:03d}" for i in range(1, 121, 6)]
+    messages = [str(w.message) for w in record if issubclass(w.category, hm.FilterWarning)]
+    assert messages == ["account_id: 'Z1', 'A999', 'Z0' matched nothing in the data"]
+    contacts = hm.scope(ds).facts.select("contact_id").execute()["contact_id"].tolist()
+    with pytest.warns(hm.FilterWarning, match="contact_id: 'C-none' matched nothing"):
+        sc = hm.scope(ds, hm.FilterSet(contact_id=[*contacts[::2], "C-none"]))
+    assert sorted(sc.facts.select("contact_id").execute()["contact_id"]) == sorted(contacts[::2])

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+import heatmap_lib as hm
+from heatmap_lib import progress as progress_module
+from heatmap_lib import report
 from heatmap_lib.progress import is_terminal, progress
+from heatmap_lib.xray import xrays
+from heatmap_lib.xray_view import write_xray_pages
 
 NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
 
@@ -92,3 +97,28 @@ def test_a_run_redirected_to_a_file_has_no_carriage_return_fragments(tmp_path: P
         "of 2 segments done (West: ok; 0 failed)"
     )
     assert steps[1].split(": ", 1)[1].startswith("2 of 2 segments done")
+
+
+def test_loading_and_xray_pages_show_a_bar_and_a_batch_kernel_shows_none(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(report.PREPARED_ENV, raising=False)
+    monkeypatch.setattr(progress_module, "DELAY", 0)  # every step counts as long here
+    ds = hm.load(demo_dir, cache=tmp_path / "cache")
+    found = xrays(ds, {"region": ["West"]})
+    write_xray_pages(found, tmp_path / "pages")
+    err = capsys.readouterr().err
+    assert f"validating {demo_dir.name}" in err and f"preparing {demo_dir.name}" in err
+    assert "X-Ray pages" in err and f"{len(found)}/{len(found)}" in err
+
+    monkeypatch.setenv(report.PREPARED_ENV, str(tmp_path / "run.json"))  # as `heatmap run` sets in its kernels
+    hm.load(demo_dir, cache=tmp_path / "other-cache")
+    write_xray_pages(found, tmp_path / "pages-2")
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(report.PREPARED_ENV, raising=False)
+    assert progress_module.enabled()
+    monkeypatch.setenv("HEATMAP_PROGRESS", "0")
+    assert not progress_module.enabled()

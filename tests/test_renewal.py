@@ -179,6 +179,23 @@ def test_signals_per_row_match_the_one_date_computation(hist: hm.Dataset) -> Non
     pd.testing.assert_frame_equal(one[cols].reset_index(drop=True), rows[cols].reset_index(drop=True))
 
 
+def test_a_segments_signals_and_scores_are_the_whole_datasets_for_its_accounts(hist: hm.Dataset) -> None:
+    """A segment reads only its accounts' rows (renewal._before, usage_signals(accounts=)); nothing else changes."""
+    from heatmap_lib.health import usage_signals
+
+    everyone = rn.signals(hist, AS_OF).set_index("account_id")
+    acc = hist.table("accounts")
+    some = rn.signals(hist, AS_OF, accounts=acc.filter(acc.account_id.isin(["A2", "A4"]))).set_index("account_id")
+    assert list(some.index) == ["A2", "A4"]
+    pd.testing.assert_frame_equal(some, everyone.loc[["A2", "A4"], some.columns], check_dtype=False)
+    usage = usage_signals(hist, AS_OF, accounts=["A4", "A2"])
+    whole = usage_signals(hist, AS_OF)
+    pd.testing.assert_frame_equal(usage, whole[whole["account_id"].isin(["A2", "A4"])].reset_index(drop=True))
+    full = rn.score(hist, _weights(), as_of=AS_OF).set_index("account_id")
+    east = rn.score(hist, _weights(), as_of=AS_OF, filters={"region": ["East"]}).set_index("account_id")
+    pd.testing.assert_frame_equal(east, full.loc[east.index, east.columns], check_dtype=False)
+
+
 def test_missing_tables_make_their_signals_unavailable(tmp_path: Path) -> None:
     ds = history(tmp_path / "d", tickets=False, usage=False)
     s = rn.signals(ds, AS_OF)

@@ -62,3 +62,19 @@ def test_a_one_answer_account_carries_the_small_sample_note(ds):
     assert "100 <small>(-48 to 98)</small>" in page
     assert page.count(note) == 2  # beside the NPS at the top and beside the interval in the trend
     assert page.index(note) < page.index("<h2>NPS by role")
+
+
+def test_a_long_contact_list_folds_and_keeps_every_contact(builder, tmp_path):
+    from heatmap_lib.xray_view import CONTACTS_SHOWN
+
+    a = builder.account("BIG")
+    for k in range(CONTACTS_SHOWN + 30):
+        builder.scores(a, "day_to_day", [k % 11], comment=f"note {k}")
+    page = xray_page(xray(builder.load(tmp_path / "d"), "BIG"))
+    contacts = page[page.index("<h2>Contacts</h2>") : page.index("<h2>Non-responders")]
+    shown, folded = contacts.split("<details")
+    assert "30 more contacts" in folded
+    assert shown.count("<tr><td>") == CONTACTS_SHOWN and folded.count("<tr><td>") == 30
+    for cid in range(1, CONTACTS_SHOWN + 31):
+        assert f"Person C{cid}<" in contacts  # every contact is on the page
+    assert all(f"note {k}<" in page for k in range(CONTACTS_SHOWN + 30))  # and every comment
