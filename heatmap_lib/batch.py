@@ -1095,6 +1095,8 @@ def run(
 
     from . import prepared as prepared_cache
     from .data import load
+    from .mapping import is_mapping
+    from .report import save_prepared
 
     started = time.perf_counter()
     check_notebook_parameters(spec)
@@ -1117,8 +1119,11 @@ def run(
         pinned = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=spec.output, prefix=".heatmap-data-")))
         # a URL's tables stay in their engine: checked once here, then each kernel checks their structure only
         url = _is_url(spec.data)
+        mapped = not url and is_mapping(spec.data)  # a mapping file's exports: mapped and loaded into the run's file
         if url:
             dataset = load(spec.data)
+        elif mapped:
+            dataset = load(spec.data, database=pinned / "dataset.duckdb")
         else:
             usable = prepared_cache.writable()
             dataset = load(spec.data, cache=None if usable else pinned / "cache")
@@ -1129,6 +1134,8 @@ def run(
             if url:
                 sidecar = pinned / "source.json"
                 sidecar.write_text(json.dumps({"source": spec.data}), encoding="utf-8")
+            elif mapped:
+                sidecar = save_prepared(dataset, pinned / "dataset.duckdb")
             else:
                 sidecar = prepared_cache.pin(dataset, pinned)
             return _run_loaded(

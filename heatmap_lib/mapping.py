@@ -906,6 +906,7 @@ def map_dataset(
         try:
             ds = load(
                 work / spec.path.stem,
+                cache=False,  # a temporary folder, read once: nothing to reopen later
                 on_error=on_error,
                 quarantine_dir=qdir,
                 database=database,
