@@ -1,13 +1,23 @@
-"""Writing tables out: CSV, formatted xlsx and JSON, each saying which data and filter set it came from."""
+"""Writing tables out: CSV, formatted xlsx and JSON, each saying which data and filter set it came from.
+
+CSV injection (OWASP): a spreadsheet runs a cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return
+as a formula. Every CSV written here (and every CSV the CLI writes) prefixes such text cells with `'` unless raw
+values are asked for (`raw_csv=True`, `with raw_csv():`, `heatmap ... --raw-csv`), for pipelines that read the file
+back as data. Numbers are never touched (a negative NPS stays a number); xlsx cells are typed, so they need no
+prefix (formula and URL conversion of strings is off there).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 import math
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +39,45 @@ ONE_DECIMAL = (
     "nps_change_high",
 )
 XLSX_MAX_ROWS = 1_048_575  # data rows per sheet under the header
+CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # a text cell starting so is a formula to a spreadsheet
+_RAW_CSV: contextvars.ContextVar[bool] = contextvars.ContextVar("heatmap_raw_csv", default=False)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell made safe to open in a spreadsheet: text starting with a formula trigger gets a leading `'`."""
+    if isinstance(value, str) and value.startswith(CSV_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def uncsv_cell(value: str) -> str:
+    """The text `csv_cell` neutralised, as it was (for reading our own CSV files back)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(CSV_TRIGGERS) else value
+
+
+def neutralise_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` whose text cells are passed through `csv_cell` (numbers, dates and booleans unchanged)."""
+    out = df.copy()
+    for col in out.columns:
+        dtype = out[col].dtype
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
+            out[col] = out[col].astype(object).map(csv_cell)
+    return out
+
+
+def raw_csv_wanted() -> bool:
+    """Whether CSV files are being written with raw values (inside `raw_csv()`, e.g. `heatmap ... --raw-csv`)."""
+    return _RAW_CSV.get()
+
+
+@contextlib.contextmanager
+def raw_csv(enabled: bool = True) -> Iterator[None]:
+    """Within this block, CSV files are written with raw values (no formula neutralisation) when `enabled`."""
+    token = _RAW_CSV.set(enabled)
+    try:
+        yield
+    finally:
+        _RAW_CSV.reset(token)
 
 
 def about(dataset: Any, df: pd.DataFrame | None = None, **extra: Any) -> dict[str, Any]:
@@ -59,12 +108,19 @@ def _version() -> str:
 
 
 def write_table(
-    df: pd.DataFrame, path: str | Path, info: Mapping[str, Any] | None = None, sheet: str = "accounts"
+    df: pd.DataFrame,
+    path: str | Path,
+    info: Mapping[str, Any] | None = None,
+    sheet: str = "accounts",
+    *,
+    raw_csv: bool | None = None,
 ) -> Path:
     """Write a table as .csv, .xlsx or .json (by suffix), atomically, with its provenance.
 
     CSV: the table, preceded by `# key: value` lines only when rows were excluded or filters matched nothing
-    (read it back with `pandas.read_csv(path, comment="#")`). xlsx: a formatted sheet and an "About" sheet.
+    (read it back with `pandas.read_csv(path, comment="#")`); text cells that a spreadsheet would run as a formula
+    are neutralised (`csv_cell`) unless `raw_csv` (default: `raw_csv_wanted()`). xlsx: a formatted sheet and an
+    "About" sheet.
     JSON: {"about": {...}, "<sheet>": [...]} (the rows under the sheet's name, "accounts" by default).
     """
     p = Path(path)
@@ -76,6 +132,9 @@ def write_table(
     fd, tmp_name = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=suffix)
     os.close(fd)
     tmp = Path(tmp_name)
+    if suffix == ".csv" and not (raw_csv_wanted() if raw_csv is None else raw_csv):
+        df = neutralise_csv(df)
+        info = {k: _SAFE_COMMENT.sub(r",\1'\2", _flat(v)) for k, v in (info or {}).items()}
     try:
         writers[suffix](df, tmp, dict(info or {}), sheet)
         tmp.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; outputs are shared like any other
@@ -84,6 +143,9 @@ def write_table(
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+_SAFE_COMMENT = re.compile(r",(\s*)([=+\-@\t\r])")  # a comment line's later cells must not start a formula
 
 
 def _umask() -> int:
