@@ -52,3 +52,13 @@ def test_every_section_is_there(ds):
         assert f"<h2>{heading}" in page
     assert "Day-to-day users</b> (1)" in page  # the silent user is listed to recruit
     assert "Influencers</b>: no contact invited at all" in page
+
+
+def test_role_table_counts_people_and_answers_apart_and_names_excluded_roles(ds):
+    page = xray_page(xray(ds, "A/1", {"role": ["decision_maker", "influencer"]}))
+    roles = page[page.index("NPS by role") : page.index("<h2>Contacts</h2>")]
+    assert "Contacts invited" in roles and "Contacts who answered" in roles and "Answers" in roles
+    day_to_day = roles.split("Day-to-day users")[1].split("</tr>")[0]
+    assert "excluded by this report" in day_to_day and "Silent" not in day_to_day
+    assert "Day-to-day users</b>: no contact invited at all" not in page
+    assert "Influencers</b>: no contact invited at all" in page  # in scope, nobody invited: a real gap
