@@ -967,7 +967,7 @@ def _segment_xlsx(dataset: Any, summary: pd.DataFrame) -> str:
     frame = summary[[c for c in XLSX_COLUMNS if c in summary.columns]]
     frame.attrs = dict(summary.attrs)
     with tempfile.TemporaryDirectory(prefix="hm-xlsx-") as tmp:
-        path = write_table(frame, Path(tmp) / "accounts.xlsx", about(dataset, frame))
+        path = write_table(frame, Path(tmp) / "accounts.xlsx", about(dataset, frame), headers="words")
         return base64.b64encode(path.read_bytes()).decode("ascii")
 
 

@@ -359,7 +359,9 @@ def export_table(
     *,
     columns: Sequence[str] | None = None,
 ) -> Path:
-    """Write the account table as formatted xlsx (percentages, band colours, frozen header) or CSV, by suffix.
+    """Write the account table as formatted xlsx (headers in words, percentages, band colours) or CSV, by suffix.
+
+    The xlsx has a frozen header and columns as wide as their content.
 
     `info` is the provenance (`export.about(dataset, summary)`); `columns` narrows the table (default: all).
     """
@@ -368,7 +370,7 @@ def export_table(
     p = Path(path)
     _format(p, None, TABLE_FORMATS)
     frame = summary if columns is None else summary[list(columns)]
-    return write_table(frame, p, info)
+    return write_table(frame, p, info, headers="words")
 
 
 # --------------------------------------------------------------------------------------------------------------
