@@ -210,6 +210,8 @@ def test_svg_parses_and_carries_the_caption(chart, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "Filters: region: West" in text
     assert "Revenue at risk" in text and "Customer Heat Map" in text
+    for label in ("Revenue at risk", "Expansion", "Customer Heat Map", "Filters: region: West", "NPS band"):
+        assert text.count(label) == 1, label  # each label drawn once (Bokeh's invisible outline pass dropped)
     assert "<img" not in text  # the hostile account name is not drawn (no labels) nor leaked as markup
 
 
