@@ -652,8 +652,11 @@ def _build_layout(
     layout = column(fig)
     src = chart.source
     src.name = f"hm-source-{uid}-0"
+    # each bubble's account as its row in the page's counts (offline.py lists the summary's accounts first, in order)
+    rows = {a: i for i, a in enumerate(view["account_id"].astype(str))}
+    src.data["hm_row"] = np.array([rows[str(a)] for a in src.data["account_id"]], dtype=np.int32)
     filt = IndexFilter(name=f"hm-filter-{uid}-0")
-    for model in chart.renderers:
+    for model in [*chart.renderers, *chart.trails]:  # the filters narrow the bubbles and their trails alike
         view_model = model.view if model.view is not None else CDSView()
         current: Any = view_model.filter
         is_all = current is None or type(current).__name__ == "AllIndices"
@@ -665,7 +668,7 @@ def _build_layout(
     return layout
 
 
-OFFLINE_FIELDS = ("account_id", "x")  # chart columns the page script reads besides those the chart draws
+OFFLINE_FIELDS = ("hm_row", "x")  # chart columns the page script reads besides those the chart draws
 
 
 # Hover lines formatted in the browser from small numeric columns (see `_hover_in_browser`). Only numbers and
@@ -1291,7 +1294,8 @@ border-bottom:1px solid #e4e7eb}.hm-table .hm-num{text-align:right}.hm-movers td
 @media print{.hm-noprint,.hm-back,.bk-toolbar,.bk-Toolbar{display:none!important}
 .hm-scroll{max-height:none!important;overflow:visible!important}.hm-guide[open] summary{display:none}
 .hm-table thead{display:table-header-group}.hm-table tr{break-inside:avoid}.hm-accounts th{position:static}
-.hm-snapshot{max-width:none}.hm-bokeh{break-inside:avoid}}
+.hm-snapshot{max-width:none}.hm-bokeh{break-inside:avoid;zoom:.75}.hm-table{font-size:8pt}
+.hm-accounts td{white-space:normal}.hm-table th,.hm-table td{padding:.1em .4em}}
 </style>"""
 
 # What the page is and how to read it, for a reader of the file (seed 000's help, in short). Fixed text.

@@ -322,7 +322,7 @@ def test_snapshot_sends_only_the_columns_its_views_use(demo60_ds: hm.Dataset) ->
     assert len(sources) == 1  # the chart's; the table is plain HTML built from the page's counts
     for src in sources:
         columns = set(src.data)
-        assert {"account_id", "account_manager", "band"} <= columns  # the hover and the page script read these
+        assert {"hm_row", "account_manager", "band"} <= columns  # the hover and the page script read these
         assert not columns & {"email", "region", "sales_rep", "industry", "renewal_date", "seats", "comment"}
         lengths = {len(v) for v in src.data.values()}
         assert lengths == {snap.headline.surveyed}

@@ -218,11 +218,9 @@
   function drawChart(fig, shown, contactFilters) {
     const m = models();
     if (!m) { pendingChart = [fig, shown, contactFilters]; setTimeout(retryChart, 50); return; }
-    const src = m.source, d = src.data, ids = d.account_id, len = ids.length;
-    const at = {}; raw.accounts.id.forEach(function (a, i) { at[a] = i; });
+    const src = m.source, d = src.data, rows = Array.from(d.hm_row), len = rows.length;  // row -> account
     const upd = {};
     const put = function (name, make) { if (d[name] !== undefined) upd[name] = make(); };
-    const rows = Array.from(ids, function (a) { return at[a]; });
     const sz = raw.sizes;
     put("contacts_invited", function () { return rows.map(function (i) { return fig.contacts_invited[i]; }); });
     put("size", function () { return new Float64Array(rows.map(function (i) {
@@ -406,9 +404,8 @@
   function movedFlags() {
     const m = models(), out = new Uint8Array(N);
     if (!m || !m.source.data.moved) return out;
-    const at = {}; raw.accounts.id.forEach(function (a, i) { at[a] = i; });
     const d = m.source.data;
-    for (let r = 0; r < d.account_id.length; r++) if (d.moved[r] === 1) out[at[d.account_id[r]]] = 1;
+    for (let r = 0; r < d.hm_row.length; r++) if (d.moved[r] === 1) out[d.hm_row[r]] = 1;
     return out;
   }
 
