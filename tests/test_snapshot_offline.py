@@ -153,6 +153,9 @@ def test_filters_set_in_the_page_recompute_what_account_summary_says(
                 else:
                     assert value == pytest.approx(want, abs=1e-9), (selection, r["account_name"], column)
             assert got[10] == r["band"]
+        blind = hm.not_surveyed(ds, {"tier": [TIER], **selection})  # the not-surveyed list follows the filters too
+        listed = p.evaluate("() => document.querySelectorAll('.hm-not-surveyed tbody tr').length")
+        assert listed == len(blind), selection
         words = p.locator(".hm-now").inner_text()
         assert words.startswith("Filters you set:") and "_" not in words  # plain words: "Role: decision makers"
     assert checked >= 40
@@ -295,3 +298,33 @@ def test_words_for_readers(run: tuple[Path, Path]) -> None:
     assert f"Report scope: Tier: {TIER}" in text
     for notebook_talk in ("batch", "compare_to", "params/filters", "decision_maker", "NaN", "segment_by"):
         assert notebook_talk not in text, notebook_talk
+
+
+def test_the_sort_rule_on_its_own(browser: Any) -> None:
+    """templates/js/table_sort.js as any table would use it (the live table adopts it later)."""
+    from heatmap_lib.offline import script
+
+    page = browser.new_page()
+    page.set_content("<!doctype html><title>sort</title>")
+    page.add_script_tag(content=script("table_sort.js"))
+    got = page.evaluate(
+        """() => {
+      const S = HeatmapTableSort, cycle = [];
+      let state = [];
+      for (const key of ["nps", "nps", "nps"]) { state = S.next(state, key); cycle.push(JSON.stringify(state)); }
+      const rows = [{nps: 5, v: 1}, {nps: null, v: 2}, {nps: -3, v: 3}, {nps: NaN, v: 1}, {nps: 5, v: 0}];
+      const value = (key, i) => rows[i][key];
+      const asc = S.order(rows.length, [["nps", "asc"]], value);
+      const desc = S.order(rows.length, [["nps", "desc"]], value);
+      const two = S.order(rows.length, [["nps", "desc"], ["v", "asc"]], value);
+      const marks = [S.mark([["nps", "desc"], ["v", "asc"]], "nps"), S.mark([["nps", "desc"], ["v", "asc"]], "v"),
+                     S.mark([["v", "asc"]], "v"), S.mark([["v", "asc"]], "nps")];
+      return {cycle, asc, desc, two, marks, off: S.next(S.next([["v", "asc"]], "nps"), "v")};
+    }"""
+    )
+    assert got["cycle"] == ['[["nps","asc"]]', '[["nps","desc"]]', "[]"]  # ascending, descending, off
+    assert got["asc"] == [2, 0, 4, 1, 3] and got["desc"] == [0, 4, 2, 1, 3]  # no value last either way
+    assert got["two"] == [4, 0, 2, 3, 1]  # the second sort breaks the ties of the first, silent rows too
+    assert got["marks"] == ["\u25bc1", "\u25b22", "\u25b2", ""]
+    assert got["off"] == [["v", "desc"], ["nps", "asc"]]  # a further column is added after, not instead
+    page.close()
