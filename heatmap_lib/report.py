@@ -672,10 +672,12 @@ OFFLINE_FIELDS = ("hm_row", "x")  # chart columns the page script reads besides 
 
 
 # Hover lines formatted in the browser from small numeric columns (see `_hover_in_browser`). Only numbers and
-# fixed labels reach the text, no customer text.
+# fixed labels reach the text, no customer text. A silent account's hover_nps is SILENT_NPS, not NaN: Bokeh writes
+# "NaN" for a NaN field without calling its formatter.
+SILENT_NPS = 1000.0
 NPS_HOVER_JS = """
 const d = source.data, i = special_vars.index, x = d.hover_nps[i];
-if (x !== x) return "no response";
+if (x !== x || x > 100) return "no response";
 function s(v) { return v < 0 ? "\\u2212" + (-v) : String(v === 0 ? 0 : v); }
 return s(x) + " (" + s(d.hover_nps_low[i]) + " to " + s(d.hover_nps_high[i]) + ")"
   + (d.hover_small[i] ? ", small sample" : "");
@@ -757,7 +759,7 @@ def _hover_in_browser(chart: Any, view: pd.DataFrame, health: pd.DataFrame | Non
     formatters: dict[str, Any] = {"@band": CustomJSHover(code=f"const l = {labels}; return l[value] || String(value);")}
     swaps = {("Band", "@band_label"): ("Band", "@band{custom}")}
     if {"nps", "nps_low", "nps_high"} <= set(rows.columns):
-        src.data["hover_nps"] = whole(rows["nps"])
+        src.data["hover_nps"] = np.nan_to_num(whole(rows["nps"]), nan=SILENT_NPS)
         src.data["hover_nps_low"] = whole(rows["nps_low"])
         src.data["hover_nps_high"] = whole(rows["nps_high"])
         small = rows["small_sample"] if "small_sample" in rows else pd.Series(False, index=rows.index)

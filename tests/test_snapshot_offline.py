@@ -328,3 +328,27 @@ def test_the_sort_rule_on_its_own(browser: Any) -> None:
     assert got["marks"] == ["\u25bc1", "\u25b22", "\u25b2", ""]
     assert got["off"] == [["v", "desc"], ["nps", "asc"]]  # a further column is added after, not instead
     page.close()
+
+
+def test_a_silent_account_hovers_as_no_response(browser: Any, run: tuple[Path, Path]) -> None:
+    page = open_report(browser, run[1])
+    p = page.page
+    p.wait_for_timeout(300)  # the first paint after the page's counts are drawn
+    gray = p.evaluate(
+        """() => { for (const v of Bokeh.index.all_views()) { const m = v.model;
+          if (m.type !== "GlyphRenderer" || m.name !== "band_gray" || !m.view.indices.count) continue;
+          const box = v.plot_view.canvas_view.el.getBoundingClientRect();
+          return {x: box.left + v.glyph.sx[0], y: box.top + v.glyph.sy[0]}; } return null; }"""
+    )
+    assert gray is not None  # the demo's tier has silent accounts
+    p.mouse.move(gray["x"], gray["y"])
+    p.locator(".bk-Tooltip").first.wait_for(state="visible", timeout=5_000)
+    rows = p.evaluate(
+        """() => { const out = []; const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
+          for (const c of n.children || []) walk(c);
+          if (n.classList && n.classList.contains("bk-tooltip-row-value")) out.push(n.textContent.trim()); };
+          walk(document.body); return out; }"""
+    )
+    assert "no response" in rows and "NaN" not in rows
+    page.clean()
+    p.close()

@@ -227,7 +227,8 @@
       const r = Math.min(1, Math.max(0, fig.response_rate[i]));
       return Math.sqrt(sz.min * sz.min + r * (sz.max * sz.max - sz.min * sz.min)); })); });
     put("band", function () { return rows.map(function (i) { return fig.band[i]; }); });
-    put("hover_nps", function () { return new Float32Array(rows.map(function (i) { return fig.nps[i] === fig.nps[i] ? pyRound(fig.nps[i]) : NaN; })); });
+    // a silent account's hover_nps is 1000 (report.SILENT_NPS): Bokeh shows "NaN" for a NaN field, unformatted
+    put("hover_nps", function () { return new Float32Array(rows.map(function (i) { return fig.nps[i] === fig.nps[i] ? pyRound(fig.nps[i]) : 1000; })); });
     put("hover_nps_low", function () { return new Float32Array(rows.map(function (i) { return fig.nps_low[i] === fig.nps_low[i] ? pyRound(fig.nps_low[i]) : NaN; })); });
     put("hover_nps_high", function () { return new Float32Array(rows.map(function (i) { return fig.nps_high[i] === fig.nps_high[i] ? pyRound(fig.nps_high[i]) : NaN; })); });
     put("hover_small", function () { return new Int8Array(rows.map(function (i) { return fig.small_sample[i]; })); });
