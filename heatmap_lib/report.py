@@ -1,19 +1,20 @@
 """Shared snapshots (DESIGN.md section 8): what one segment's report shows, built to work with no kernel.
 
-`snapshot()` computes a segment's summary and builds its view: a header (segment, data, filters, exclusions,
-warnings), headline figures, the bubble chart and account table (`chart.py`, `table.py`) wired to client-side
-filters, and the not-surveyed list. `show_snapshot()` is what a notebook cell calls: in a batch run it emits one
-static HTML output (Bokeh `components()`: a div and the document's JSON, no BokehJS) that `notebook_to_html`
-turns into an offline page carrying the slim BokehJS bundle once in its head; in a live JupyterLab kernel it loads
-BokehJS inline and shows the layout through Bokeh's notebook support.
+`snapshot()` computes a segment's summary and builds its view: a header (link back to the run, what the page is,
+data, scope in plain words, exclusions, warnings), headline figures, the bubble chart (`chart.py`), the offline
+filters, downloads and account table, and the not-surveyed list. `show_snapshot()` is what a notebook cell calls:
+in a batch run it emits one static HTML output (Bokeh `components()`: a div and the document's JSON, no BokehJS)
+that `notebook_to_html` turns into an offline page carrying BokehJS core once in its head; in a live JupyterLab
+kernel it loads BokehJS inline and shows the layout through Bokeh's notebook support.
 
-What reaches a page is this segment's data only, in the columns the views use: no other segment's accounts, not
-even in an undrawn data source, and no contact data at all (emails never). Customer text is escaped everywhere:
-`html.escape` in the HTML built here, Bokeh's escaped `@field` tooltips and text cells in the chart and table.
+What reaches a page is this segment's data only: no other segment's accounts, not even in an undrawn data source,
+and no contact data at all (emails never; in the offline counts a contact is a row number, see `offline.py`).
+Customer text is escaped everywhere: `html.escape` in the HTML built here, Bokeh's escaped `@field` tooltips in the
+chart, and `textContent` in everything the page script builds (filters, table, not-surveyed list).
 
-The filter controls are plain HTML `<select>`s driving an `IndexFilter` per data source through the page's Bokeh
-document: Bokeh's own Select/MultiChoice would need the `bokeh-widgets` bundle (382 KB), which would push a
-1,000-account report past its 2 MB budget; the table needs only `bokeh-tables`.
+The filters, the table (seed 000's sort), the downloads and the recomputed figures are plain HTML and one page
+script (`templates/js/offline.js`) over compact counts, not Bokeh widgets: Bokeh's widgets (382 KB) and tables
+(300 KB) bundles would push a 1,000-account report past its 2 MB budget.
 """
 
 from __future__ import annotations
