@@ -4,7 +4,8 @@ Prints, in one run on this machine:
 - the time of `heatmap run` for 20 segments (20 of the demo's account managers, `--accounts` 2,000) with the
   segment notebook and its X-Ray pages, against the floor: papermill-executing and converting 20 EMPTY
   notebooks with the same workers; the ratio (target <= 2.5);
-- the size of a 1,000-account segment report (target < 2 MB) and of its executed notebook.
+- the size of a 1,000-account segment report (target < 2 MB) and of its executed notebook, and the report size per
+  1,000 accounts with the offline filters' counts embedded (BokehJS once, plus the data scaled to 1,000 accounts).
 
     .venv/bin/python benchmarks/bench_batch.py [--workers 2] [--notebook PATH] [--fresh-kernels]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 import tempfile
 import time
@@ -151,7 +153,20 @@ def main() -> int:
             f"(target < 2 MB: {'met' if size < 2 * MB else 'NOT met'}); "
             f"executed notebook {nb_file.stat().st_size / MB:.2f} MB"
         )
-        print(f"  of which BokehJS (inline, once): {len(report.bokehjs_inline()) / MB:.2f} MB")
+        bokehjs = len(report.bokehjs_inline(tables=False))
+        text = page.read_text(encoding="utf-8")
+        counts = re.search(r'id="hm-data-\w+"[^>]*>([^<]*)<', text)
+        counts_size = len(counts.group(1)) if counts else 0
+        per_1000 = (size - bokehjs) / surveyed * 1000 + bokehjs if surveyed else float("nan")
+        print(
+            f"  per 1,000 accounts: {per_1000 / MB:.2f} MB "
+            f"(target < 2 MB: {'met' if per_1000 < 2 * MB else 'NOT met'}), "
+            f"BokehJS once plus {(size - bokehjs) / surveyed * 1000 / MB:.2f} MB of data per 1,000 accounts"
+        )
+        print(
+            f"  of which BokehJS (inline, once, core only): {bokehjs / MB:.2f} MB; the offline filters' counts "
+            f"(gzip, base64): {counts_size / MB:.3f} MB"
+        )
     return 0
 
 

@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="heatmap",
         description="Customer Heat Map: account value x footprint x response rate x NPS band.",
     )
+    parser.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="write CSV cells as they are (anywhere on the line; for pipelines): by default a text cell starting "
+        "with =, +, -, @, tab or CR gets a leading ' so that a spreadsheet shows it instead of running it",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="write the seeded demo dataset", description="Write the seeded demo dataset.")
@@ -345,9 +351,15 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 invalid data, 2 any other error, 3 internal error)."""
+    from .export import raw_csv
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--raw-csv" in argv:  # accepted after the command too: it is the top-level parser's
+        argv = ["--raw-csv", *(a for a in argv if a != "--raw-csv")]
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with raw_csv(args.raw_csv):
+            return COMMANDS[args.command](args)
     except ValidationError as exc:
         print(str(exc), file=sys.stderr)
         _say(f"heatmap: error: {str(exc).splitlines()[0]}")

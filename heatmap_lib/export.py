@@ -1,13 +1,23 @@
-"""Writing tables out: CSV, formatted xlsx and JSON, each saying which data and filter set it came from."""
+"""Writing tables out: CSV, formatted xlsx and JSON, each saying which data and filter set it came from.
+
+CSV injection (OWASP): a spreadsheet runs a cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return
+as a formula. Every CSV written here (and every CSV the CLI writes) prefixes such text cells with `'` unless raw
+values are asked for (`raw_csv=True`, `with raw_csv():`, `heatmap ... --raw-csv`), for pipelines that read the file
+back as data. Numbers are never touched (a negative NPS stays a number); xlsx cells are typed, so they need no
+prefix (formula and URL conversion of strings is off there).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 import math
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +39,58 @@ ONE_DECIMAL = (
     "nps_change_high",
 )
 XLSX_MAX_ROWS = 1_048_575  # data rows per sheet under the header
+XLSX_WIDTH_SAMPLE = 2_000  # rows read to fit a column's width to its content
+# Column headers in words for readers' xlsx (`headers="words"`); other columns: "sales_rep" -> "Sales rep".
+HEADER_WORDS: dict[str, str] = {
+    "account_id": "Account id",
+    "account_name": "Account",
+    "nps": "NPS",
+    "nps_low": "NPS 95% low",
+    "nps_high": "NPS 95% high",
+    "small_sample": "Small sample (fewer than 10 answers)",
+    "nps_decision_maker": "NPS decision makers",
+    "nps_influencer": "NPS influencers",
+    "nps_day_to_day": "NPS day-to-day users",
+}
+CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # a text cell starting so is a formula to a spreadsheet
+_RAW_CSV: contextvars.ContextVar[bool] = contextvars.ContextVar("heatmap_raw_csv", default=False)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell made safe to open in a spreadsheet: text starting with a formula trigger gets a leading `'`."""
+    if isinstance(value, str) and value.startswith(CSV_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def uncsv_cell(value: str) -> str:
+    """The text `csv_cell` neutralised, as it was (for reading our own CSV files back)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(CSV_TRIGGERS) else value
+
+
+def neutralise_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` whose text cells are passed through `csv_cell` (numbers, dates and booleans unchanged)."""
+    out = df.copy()
+    for col in out.columns:
+        dtype = out[col].dtype
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
+            out[col] = out[col].astype(object).map(csv_cell)
+    return out
+
+
+def raw_csv_wanted() -> bool:
+    """Whether CSV files are being written with raw values (inside `raw_csv()`, e.g. `heatmap ... --raw-csv`)."""
+    return _RAW_CSV.get()
+
+
+@contextlib.contextmanager
+def raw_csv(enabled: bool = True) -> Iterator[None]:
+    """Within this block, CSV files are written with raw values (no formula neutralisation) when `enabled`."""
+    token = _RAW_CSV.set(enabled)
+    try:
+        yield
+    finally:
+        _RAW_CSV.reset(token)
 
 
 def about(dataset: Any, df: pd.DataFrame | None = None, **extra: Any) -> dict[str, Any]:
@@ -58,13 +120,31 @@ def _version() -> str:
         return "dev"
 
 
+def header_words(column: str) -> str:
+    """A column's header in words ("response_rate" -> "Response rate", "nps" -> "NPS")."""
+    if column in HEADER_WORDS:
+        return HEADER_WORDS[column]
+    words = str(column).replace("_", " ").strip()
+    words = " ".join("NPS" if w.lower() == "nps" else w for w in words.split(" "))
+    return words[:1].upper() + words[1:]
+
+
 def write_table(
-    df: pd.DataFrame, path: str | Path, info: Mapping[str, Any] | None = None, sheet: str = "accounts"
+    df: pd.DataFrame,
+    path: str | Path,
+    info: Mapping[str, Any] | None = None,
+    sheet: str = "accounts",
+    *,
+    raw_csv: bool | None = None,
+    headers: str = "names",
 ) -> Path:
     """Write a table as .csv, .xlsx or .json (by suffix), atomically, with its provenance.
 
     CSV: the table, preceded by `# key: value` lines only when rows were excluded or filters matched nothing
-    (read it back with `pandas.read_csv(path, comment="#")`). xlsx: a formatted sheet and an "About" sheet.
+    (read it back with `pandas.read_csv(path, comment="#")`); text cells that a spreadsheet would run as a formula
+    are neutralised (`csv_cell`) unless `raw_csv` (default: `raw_csv_wanted()`). xlsx: a formatted sheet (columns
+    as wide as their content, dates as dates, headers in words with `headers="words"`, else the column names that
+    pipelines read) and an "About" sheet.
     JSON: {"about": {...}, "<sheet>": [...]} (the rows under the sheet's name, "accounts" by default).
     """
     p = Path(path)
@@ -77,8 +157,14 @@ def write_table(
     fd, tmp_name = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=suffix)
     os.close(fd)
     tmp = Path(tmp_name)
+    if suffix == ".csv" and not (raw_csv_wanted() if raw_csv is None else raw_csv):
+        df = neutralise_csv(df)
+        info = {k: _SAFE_COMMENT.sub(r",\1'\2", _flat(v)) for k, v in (info or {}).items()}
     try:
-        writers[suffix](df, tmp, dict(info or {}), sheet)
+        if suffix == ".xlsx":
+            _write_xlsx(df, tmp, dict(info or {}), sheet, words=headers == "words")
+        else:
+            writers[suffix](df, tmp, dict(info or {}), sheet)
         tmp.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; outputs are shared like any other
         tmp.replace(p)
     except BaseException:
@@ -99,6 +185,9 @@ def with_sample_notes(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     out.insert(list(df.columns).index("small_sample") + 1, "nps_note", small_sample_notes(df))
     return out
+
+
+_SAFE_COMMENT = re.compile(r",(\s*)([=+\-@\t\r])")  # a comment line's later cells must not start a formula
 
 
 def _umask() -> int:
@@ -178,7 +267,7 @@ def _fit_cells(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return out, cut
 
 
-def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:
+def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str, *, words: bool = False) -> None:
     df, cut = _fit_cells(df)
     if cut:
         info = {
@@ -189,11 +278,50 @@ def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) 
     zoned = [str(c) for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)]
     if zoned:
         info = {**info, "times": f"date-times with a time zone are written in UTC ({', '.join(zoned)})"}
+    _write_sheets(df, path, info, sheet, words=words)
+
+
+def _width(values: pd.Series, header: str, fmt: str | None) -> float:
+    """A column width that fits its header and the content of its first rows, as Excel shows it."""
+    sample = values.iloc[:XLSX_WIDTH_SAMPLE].dropna()
+    if fmt == "pct":
+        longest = 7
+    elif pd.api.types.is_bool_dtype(sample):
+        longest = 5
+    elif pd.api.types.is_numeric_dtype(sample):
+        longest = max((len(f"{v:,.1f}") for v in sample.astype(float)), default=0)
+    elif pd.api.types.is_datetime64_any_dtype(sample):
+        longest = 16
+    else:
+        longest = max((len(str(v)) for v in sample), default=0)
+    return float(min(max(len(header), longest) + 2, 60))
+
+
+def _dates(out: pd.DataFrame) -> pd.DataFrame:
+    """Date-times without a time of day as dates, so that a sheet shows 2026-01-10, not 2026-01-10 00:00:00."""
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no zones
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            values = out[col]
+            if (values.dropna() == values.dropna().dt.normalize()).all():
+                out[col] = values.dt.date.astype(object).where(values.notna(), None)
+    return out
+
+
+def _write_sheets(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str, *, words: bool = False) -> None:
+    """Write `df` to sheets of at most `XLSX_MAX_ROWS` rows, formatted, with the About sheet (`info`)."""
     chunks = [df.iloc[i : i + XLSX_MAX_ROWS] for i in range(0, max(len(df), 1), XLSX_MAX_ROWS)] or [df]
     # Customer text is data, never a formula or a link: "=HYPERLINK(...)" in a comment must stay text (CSV/Excel
     # injection), so xlsxwriter's string-to-formula and string-to-URL conversions are off.
     options = {"strings_to_formulas": False, "strings_to_urls": False}
-    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
+    with pd.ExcelWriter(
+        path,
+        engine="xlsxwriter",
+        engine_kwargs={"options": options},
+        date_format="yyyy-mm-dd",
+        datetime_format="yyyy-mm-dd hh:mm",
+    ) as xw:
         book = xw.book
         head = book.add_format({"bold": True, "bg_color": "#1F3B57", "font_color": "#FFFFFF", "border": 1})
         pct = book.add_format({"num_format": "0.0%"})
@@ -202,19 +330,17 @@ def _write_xlsx(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) 
         fills = {b: book.add_format({"bg_color": c}) for b, c in BAND_FILLS.items()}
         for n, chunk in enumerate(chunks):
             name = sheet if len(chunks) == 1 else f"{sheet}_{n + 1}"
-            out = chunk.copy()
-            for col in out.columns:
-                if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-                    out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no zones
+            out = _dates(chunk.copy())
             out.to_excel(xw, sheet_name=name, index=False)
             ws = xw.sheets[name]
             for i, col in enumerate(out.columns):
-                ws.write(0, i, col, head)
+                label = header_words(str(col)) if words else str(col)
+                ws.write(0, i, label, head)
                 fmt = (
                     pct if col in PERCENT_COLUMNS else dec if col in ONE_DECIMAL else money if col == "value" else None
                 )
-                width = min(max(len(str(col)) + 2, 10), 40)
-                ws.set_column(i, i, width, fmt)
+                kind = "pct" if col in PERCENT_COLUMNS else None
+                ws.set_column(i, i, max(_width(out[col], label, kind), 8.0), fmt)
             ws.freeze_panes(1, 0)
             ws.autofilter(0, 0, max(len(out), 1), max(len(out.columns) - 1, 0))
             for band_col in ("band", "band_prev"):

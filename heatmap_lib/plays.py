@@ -387,13 +387,20 @@ class PlayStore:
 
     # -- CSV ---------------------------------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> Path:
-        """Write every play to a CSV file (UTF-8, `COLUMNS` in order), atomically; return its path."""
+        """Write every play to a CSV file (UTF-8, `COLUMNS` in order), atomically; return its path.
+
+        Text that a spreadsheet would run as a formula is neutralised (`export.csv_cell`) unless raw CSV is asked
+        for (`export.raw_csv`); `import_csv` reads either form back as written.
+        """
+        from .export import csv_cell, raw_csv_wanted
+
         path = Path(path)
+        cell = (lambda v: v) if raw_csv_wanted() else csv_cell
         buf = io.StringIO(newline="")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in self.frame().itertuples(index=False):
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow(["" if v is None else cell(v) for v in row])
         from .batch import atomic_write
 
         atomic_write(path, buf.getvalue())
@@ -481,6 +488,8 @@ def _frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
 
 def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """The data rows of a plays CSV with the physical line each starts on; header problems raise at once."""
+    from .export import uncsv_cell
+
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -518,7 +527,8 @@ def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
                         f"{path} line {start}: {len(record)} fields where the header has {len(header)}; "
                         "nothing was imported"
                     )
-                out.append((start, dict(zip(header, record, strict=True))))
+                cells = (uncsv_cell(cell) for cell in record)  # our export's neutralised formulas, as written
+                out.append((start, dict(zip(header, cells, strict=True))))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise PlaysError(f"{path} line {reader.line_num}: not valid CSV ({exc}); nothing was imported") from None

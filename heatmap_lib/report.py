@@ -1,19 +1,20 @@
 """Shared snapshots (DESIGN.md section 8): what one segment's report shows, built to work with no kernel.
 
-`snapshot()` computes a segment's summary and builds its view: a header (segment, data, filters, exclusions,
-warnings), headline figures, the bubble chart and account table (`chart.py`, `table.py`) wired to client-side
-filters, and the not-surveyed list. `show_snapshot()` is what a notebook cell calls: in a batch run it emits one
-static HTML output (Bokeh `components()`: a div and the document's JSON, no BokehJS) that `notebook_to_html`
-turns into an offline page carrying the slim BokehJS bundle once in its head; in a live JupyterLab kernel it loads
-BokehJS inline and shows the layout through Bokeh's notebook support.
+`snapshot()` computes a segment's summary and builds its view: a header (link back to the run, what the page is,
+data, scope in plain words, exclusions, warnings), headline figures, the bubble chart (`chart.py`), the offline
+filters, downloads and account table, and the not-surveyed list. `show_snapshot()` is what a notebook cell calls:
+in a batch run it emits one static HTML output (Bokeh `components()`: a div and the document's JSON, no BokehJS)
+that `notebook_to_html` turns into an offline page carrying BokehJS core once in its head; in a live JupyterLab
+kernel it loads BokehJS inline and shows the layout through Bokeh's notebook support.
 
-What reaches a page is this segment's data only, in the columns the views use: no other segment's accounts, not
-even in an undrawn data source, and no contact data at all (emails never). Customer text is escaped everywhere:
-`html.escape` in the HTML built here, Bokeh's escaped `@field` tooltips and text cells in the chart and table.
+What reaches a page is this segment's data only: no other segment's accounts, not even in an undrawn data source,
+and no contact data at all (emails never; in the offline counts a contact is a row number, see `offline.py`).
+Customer text is escaped everywhere: `html.escape` in the HTML built here, Bokeh's escaped `@field` tooltips in the
+chart, and `textContent` in everything the page script builds (filters, table, not-surveyed list).
 
-The filter controls are plain HTML `<select>`s driving an `IndexFilter` per data source through the page's Bokeh
-document: Bokeh's own Select/MultiChoice would need the `bokeh-widgets` bundle (382 KB), which would push a
-1,000-account report past its 2 MB budget; the table needs only `bokeh-tables`.
+The filters, the table (seed 000's sort), the downloads and the recomputed figures are plain HTML and one page
+script (`templates/js/offline.js`) over compact counts, not Bokeh widgets: Bokeh's widgets (382 KB) and tables
+(300 KB) bundles would push a 1,000-account report past its 2 MB budget.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import pandas as pd
 from .exceptions import FilterError, FilterWarning, HeatmapError
 from .filters import FilterSet, coerce, scope
 from .metrics import BAND_LABELS, BANDS, account_summary, heatmap_tables, scope_counts
+from .offline import describe_filters
 from .waves import describe_moves
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ __all__ = [
 ]
 
 HEADLINE_MIME = "application/vnd.heatmap.headline+json"  # the figures a snapshot records for the batch index
-BOKEHJS_COMPONENTS: tuple[Component, ...] = ("bokeh", "bokeh-tables")  # DataTable needs bokeh-tables, not bokeh-widgets
+BOKEHJS_COMPONENTS: tuple[Component, ...] = ("bokeh", "bokeh-tables")  # DataTable needs bokeh-tables (pages with one)
 TEMPLATES = Path(__file__).parent / "templates"
 SNAPSHOT_TEMPLATE = "heatmap_snapshot"  # nbconvert template folder under TEMPLATES
 # The summary columns sent to the browser: what the chart, the table and the client-side filters use.
@@ -307,14 +309,22 @@ class Snapshot:
     compare_note: str | None = None  # why there is no comparison although the report covers one wave
     movers_total: int = 0  # accounts that moved (the list shows at most MOVERS_SHOWN per move)
     plays_html: str = ""  # open plays of the segment's accounts per account manager (read-only); "" without a store
+    payload: Mapping[str, Any] | None = None  # the counts the page filters and recomputes from (offline.py)
+    xlsx_base64: str = ""  # the segment's table as a formatted xlsx, for the page's Excel download
+    index_href: str | None = None  # the run's index.html, linked from the header
+    scope: FilterSet | None = None  # the report's whole scope (filters, segment, wave); None: `filters` + segment
 
     # -- HTML pieces (each escapes every value it shows) -----------------------------------------------------
     def header_html(self) -> str:
-        """Title, data, filters, generation time, the exclusion note and filter warnings."""
-        parts = [f'<div class="hm-snapshot" id="hm-{self.uid}">', STYLE, f"<h2>{_e(self.title)}</h2>"]
-        meta = [f"Data: <b>{_e(self.data_name)}</b>", f"Filters: {_e(self.filters.describe())}"]
+        """Title, the link back to the run, what the page is and how to read it, data, scope, time, notes."""
+        parts = [f'<div class="hm-snapshot" id="hm-{self.uid}" data-hm-uid="{self.uid}">', STYLE, self._print_style()]
+        if self.index_href:
+            parts.append(f'<p class="hm-back"><a href="{_e(self.index_href)}">\u2190 All reports of this run</a></p>')
+        parts.append(f"<h2>{_e(self.title)}</h2>")
+        meta = [f"Data: <b>{_e(self.data_name)}</b>", f"Report scope: {_e(describe_filters(self._scope()))}"]
         meta.append(f"Generated {_e(self.generated_at)}")
         parts.append(f'<p class="hm-meta">{" &middot; ".join(meta)}</p>')
+        parts.append(READER_GUIDE)
         if self.exclusion_note:
             parts.append(f'<p class="hm-note">{_e(self.exclusion_note)}</p>')
         if self.warnings:
@@ -329,9 +339,14 @@ class Snapshot:
             ("NPS", _score(h.nps)),
         ]
         parts.append('<div class="hm-cards">')
-        parts += [f'<div class="hm-card"><span>{k}</span><b>{v}</b></div>' for k, v in cards]
+        keys = ("accounts", "surveyed", "not_surveyed", "response_rate", "nps")
+        parts += [
+            f'<div class="hm-card"><span>{k}</span><b data-card="{key}">{v}</b></div>'
+            for key, (k, v) in zip(keys, cards, strict=True)
+        ]
         bands = "".join(
-            f'<span class="hm-band hm-{b}">{_e(BAND_LABELS[b])} {h.bands.get(b, 0):,}</span>' for b in BANDS
+            f'<span class="hm-band hm-{b}" data-card="band-{b}">{_e(BAND_LABELS[b])} {h.bands.get(b, 0):,}</span>'
+            for b in BANDS
         )
         parts.append(f'<div class="hm-card hm-bands"><span>Bands</span>{bands}</div></div>')
         parts.append(self._comparison_html())
@@ -354,19 +369,30 @@ class Snapshot:
             + "</p>"
         )
 
+    def _scope(self) -> FilterSet:
+        """The report's whole scope: the spec's filters narrowed to the segment."""
+        if self.scope is not None:
+            return self.scope
+        if self.segment_by and self.segment is not None and self.segment_by not in self.filters.criteria:
+            return self.filters.replace(**{self.segment_by: [self.segment]})
+        return self.filters
+
+    def _print_style(self) -> str:
+        """Page headers when printed: the report's title and the page number (CSS-escaped text)."""
+        from .offline import css_string
+
+        head = css_string(f"{self.title} \u00b7 {self.data_name} \u00b7 generated {self.generated_at}")
+        return (
+            f"<style>@media print{{@page{{margin:16mm 12mm;@top-left{{content:{head};font:9pt sans-serif;"
+            'color:#52606d}@top-right{content:"page " counter(page) " of " counter(pages);font:9pt sans-serif;'
+            "color:#52606d}}}</style>"
+        )
+
     def controls_html(self) -> str:
-        """Client-side filters: a select per facet driving the chart's and table's views; empty when no data."""
-        if not self.headline.surveyed or not self.facets:
+        """The offline filters (built by the page script from the counts), downloads and the words for them."""
+        if not self.headline.surveyed or self.payload is None:
             return ""
-        selects = []
-        for column, label in FACETS:
-            if column not in self.facets:
-                continue
-            options = ['<option value="">All</option>']
-            for v in self.facets[column]:
-                text = BAND_LABELS.get(v, v) if column == "band" else v
-                options.append(f'<option value="{_e(v)}">{_e(text)}</option>')
-            selects.append(f'<label>{label} <select data-column="{column}">{"".join(options)}</select></label>')
+        extra = ""
         if MOVED in self.facets and self.waves:
             from .chart import TRAIL_COLORS, TRAIL_LABELS
 
@@ -375,17 +401,75 @@ class Snapshot:
                 f'<span class="hm-key" style="background:{TRAIL_COLORS[d]}"></span>{_e(label.lower())}'
                 for d, label in TRAIL_LABELS.items()
             )
-            selects.append(
+            extra = (
                 f'<label><input type="checkbox" class="hm-trails" checked> Trails since {since}:{key}</label>'
                 f'<label><input type="checkbox" data-column="{MOVED}" value="1"> Only accounts that moved '
                 "(band changed or real NPS change)</label>"
+                '<span class="hm-trail-note hm-meta" hidden>Trails compare the report as sent: they are hidden while a '
+                "role, questionnaire or wave is chosen.</span>"
             )
         n = self.headline.surveyed
+        xlsx = (
+            '<button type="button" class="hm-dl-xlsx">Excel table of the segment (xlsx)</button>'
+            if self.xlsx_base64
+            else ""
+        )
         return (
-            f'<div class="hm-controls" data-hm-uid="{self.uid}">{"".join(selects)}'
-            f'<button type="button" class="hm-reset">Show all</button>'
-            f'<span class="hm-count">{n:,} of {n:,} accounts shown</span></div>'
-            f"<script>{CONTROLS_JS.replace('__UID__', self.uid)}</script>"
+            f'<div class="hm-controls hm-noprint" data-hm-uid="{self.uid}">'
+            '<p class="hm-meta"><b>Filters.</b> Narrow the report: tick values in any list (several values in one '
+            "list: any of them; several lists: all of them). Footprint, response rate, NPS and band are recomputed "
+            "for the contacts and waves you choose. Tip: choose the roles Decision makers and Influencers to see "
+            "the relationships that decide renewals.</p>"
+            '<div class="hm-facets"></div>'
+            '<label>Account name <input type="search" class="hm-search" placeholder="part of a name"></label>'
+            f"{extra}"
+            '<button type="button" class="hm-reset">Show all</button>'
+            f'<span class="hm-count">{n:,} of {n:,} accounts shown</span>'
+            '<p class="hm-now hm-meta">No filter set: the report as sent.</p>'
+            '<div class="hm-downloads"><b>Download:</b> '
+            '<button type="button" class="hm-dl-png">Chart image (PNG)</button>'
+            '<button type="button" class="hm-dl-csv">Table as shown (CSV)</button>'
+            f"{xlsx}"
+            '<button type="button" class="hm-dl-print">Print or save as PDF</button></div>'
+            "</div>"
+        )
+
+    def table_html(self) -> str:
+        """The account table (filled and sorted by the page script) and how to sort it; empty when no data."""
+        if not self.headline.surveyed or self.payload is None:
+            return ""
+        return (
+            f'<div class="hm-snapshot hm-table-box" data-hm-uid="{self.uid}" {CORE_ONLY}>'
+            '<h3>Accounts</h3><p class="hm-meta hm-noprint">Click a column header to sort by it: once ascending, '
+            "twice descending, a third time to stop sorting by it. Click further headers to add them as second, "
+            "third... sorts (their order is shown in the header). Accounts with no response come last either way. "
+            "An account's name opens its X-Ray in a new tab.</p>"
+            '<div class="hm-scroll hm-rows"><table class="hm-table hm-accounts"><thead><tr></tr></thead>'
+            "<tbody></tbody></table></div></div>"
+        )
+
+    def script_html(self) -> str:
+        """The page script with this snapshot's counts, words and Excel table (no customer text outside JSON)."""
+        if not self.headline.surveyed or self.payload is None:
+            return ""
+        from .offline import payload_blob, payload_json, script
+
+        meta = {
+            "title": self.title,
+            "data": self.data_name,
+            "segment": f"{self.segment_by} {self.segment}" if self.segment_by and self.segment is not None else "all",
+            "filters": describe_filters(self._scope()),
+            "generated": self.generated_at,
+            "file": _file_stem(self.title),
+        }
+        xlsx = (
+            f'<script type="text/plain" id="hm-xlsx-{self.uid}">{self.xlsx_base64}</script>' if self.xlsx_base64 else ""
+        )
+        return (
+            f'<script type="text/plain" id="hm-data-{self.uid}">{payload_blob(self.payload)}</script>'
+            f'<script type="application/json" id="hm-meta-{self.uid}">{payload_json(meta)}</script>{xlsx}'
+            f"<script>{script('table_sort.js')}</script>"
+            f"<script>{script('offline.js').replace('__UID__', self.uid)}</script>"
         )
 
     def bokeh_html(self) -> str:
@@ -395,8 +479,9 @@ class Snapshot:
     def not_surveyed_html(self) -> str:
         """The accounts in scope with no invitation, most valuable first."""
         df = self.not_surveyed
+        box = f'<div class="hm-snapshot hm-not-surveyed" data-hm-uid="{self.uid}">'
         if not len(df):
-            return '<div class="hm-snapshot"><h3>Not surveyed</h3><p>Every account in scope was invited.</p></div>'
+            return f"{box}<h3>Not surveyed</h3><p>Every account in scope was invited.</p></div>"
         cols = [(c, label) for c, label in NOT_SURVEYED_COLUMNS if c in df.columns]
         head = "".join(f"<th>{label}</th>" for _, label in cols)
         rows = []
@@ -408,7 +493,7 @@ class Snapshot:
             rows.append(f"<tr>{''.join(cells)}</tr>")
         n = len(df)
         return (
-            f'<div class="hm-snapshot"><h3>Not surveyed: {n:,} account{"s" * (n != 1)} with no invitation in '
+            f"{box}<h3>Not surveyed: {n:,} account{'s' * (n != 1)} with no invitation in "
             f'scope</h3><div class="hm-scroll"><table class="hm-table"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div></div>"
         )
@@ -458,14 +543,16 @@ class Snapshot:
         )
 
     def html(self) -> str:
-        """The whole static fragment: header, controls, chart and table, movers, not-surveyed list."""
+        """The whole static fragment: header, controls, chart, table, movers, not-surveyed list, plays, script."""
         return (
             self.header_html()
             + self.controls_html()
             + self.bokeh_html()
+            + self.table_html()
             + self.movers_html()
             + self.not_surveyed_html()
             + self.plays_html
+            + self.script_html()
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -509,20 +596,20 @@ def _build_layout(
     health: pd.DataFrame | None = None,
     plays_hover: pd.Series | None = None,
 ) -> Any:
-    """Chart over table, each data source filtered by an IndexFilter the controls rewrite (named by `uid`).
+    """The chart, its bubbles filtered by an IndexFilter the page script rewrites; models named by `uid`.
 
-    With `movement` (a `waves.compare_waves` frame) the chart draws trails, named `hm-trail-<uid>-<k>` for the
-    controls' trail toggle, and every source carries the `moved` facet. With `health` (`health.health_summary`)
-    the hover shows each account's usage health (`chart.usage_hover`), as the live dashboard's does; with
-    `plays_hover` (`plays.play_hover_text`) its open plays.
+    The account table is plain HTML built by the page script (offline.js), not a Bokeh DataTable: it prints every
+    row, sorts by seed 000's rule and needs no `bokeh-tables` bundle. With `movement` (a `waves.compare_waves`
+    frame) the chart draws trails, named `hm-trail-<uid>-<k>` for the trail toggle, and its source carries the
+    `moved` facet. With `health` (`health.health_summary`) the hover shows each account's usage health
+    (`chart.usage_hover`), as the live dashboard's does; with `plays_hover` (`plays.play_hover_text`) its open plays.
+    The quadrant labels sit above the plot area, so they never cover a bubble; a bubble opens its X-Ray in a new tab.
     """
     from bokeh.layouts import column
-    from bokeh.models import CDSView, IndexFilter
-    from bokeh.models.renderers import GlyphRenderer
-    from bokeh.models.widgets.tables import DataTable
+    from bokeh.models import CDSView, CustomJS, IndexFilter, SaveTool, TapTool
+    from bokeh.models.annotations import Title
 
-    from .chart import bubble_chart, hover_lines, trail_source_data, usage_hover
-    from .table import account_table
+    from .chart import bubble_chart, hover_lines, usage_hover
 
     # the trails' colour key is in the page's controls (plain HTML), not a Bokeh legend: smaller page
     chart = bubble_chart(
@@ -534,57 +621,60 @@ def _build_layout(
         trail_legend=False,
         extra_hover=hover_lines(usage_hover(health), None if plays_hover is None else {"Open plays": plays_hover}),
     )
+    fig = chart.figure
+    fig.name = f"hm-figure-{uid}"
     for k, trail in enumerate(chart.trails):
         trail.name = f"hm-trail-{uid}-{k}"
+    chart.value_guide.name = f"hm-guide-value-{uid}"
+    chart.footprint_guide.name = f"hm-guide-footprint-{uid}"
+    chart.empty_label.name = f"hm-empty-{uid}"
+    # The quadrant labels go in rows above the plot area (Bokeh titles), where no bubble can be.
+    for label in (chart.risk_label, chart.expansion_label):
+        fig.renderers = [r for r in fig.renderers if r is not label]
+        fig.center = [r for r in fig.center if r is not label]
+    style: dict[str, Any] = {"text_font_size": "10pt", "text_font_style": "italic", "text_color": "#555555"}
+    fig.add_layout(Title(text="Upper right, red or gray: revenue at risk \u2197", align="right", **style), "above")
+    fig.add_layout(Title(text="\u2196 Upper left, green or yellow: expansion", align="left", **style), "above")
+    for tool in fig.select({"type": SaveTool}):
+        tool.filename = _file_stem(title)
+    if xray_href is not None:
+        for tap in fig.select({"type": TapTool}):
+            tap.callback = CustomJS(
+                args={"source": chart.source},
+                code="const i = source.selected.indices[0];"
+                "if (i != null && source.data.xray_href) {"
+                " window.open(source.data.xray_href[i], '_blank', 'noopener'); }",
+            )
     _hover_in_browser(chart, view, health)
-    table = account_table(view, xray_href=xray_href)
-    table_model = getattr(table, "table", table)
-    layout = column(chart.figure, table_model)
-    sources: list[Any] = []
-    facet_values = {
-        c: dict(zip(view["account_id"].astype(str), view[c].astype(str), strict=True))
-        for c, _ in FACETS
-        if c in view.columns
-    }
-    if movement is not None:
-        ids = view["account_id"].astype(str).tolist()
-        facet_values[MOVED] = dict(zip(ids, trail_source_data(ids, movement)[MOVED].tolist(), strict=True))
-    models: list[Any] = [*layout.select({"type": GlyphRenderer}), *layout.select({"type": DataTable})]
-    for model in models:
-        src: Any = model.data_source if isinstance(model, GlyphRenderer) else model.source
-        if "account_id" not in src.data:
-            continue
-        if src not in sources:
-            sources.append(src)
-            ids = [str(a) for a in src.data["account_id"]]
-            for c, by_id in facet_values.items():  # every filtered source carries every facet column
-                if c == MOVED and c not in src.data:  # 0/1: sent as a small binary array
-                    src.data[c] = np.asarray([by_id.get(a, 0) for a in ids], dtype=np.int8)
-                elif c not in src.data:
-                    src.data[c] = [by_id.get(a, "") for a in ids]
-        k = sources.index(src)
-        src.name = f"hm-source-{uid}-{k}"
-        filt = next(iter(layout.select({"name": f"hm-filter-{uid}-{k}"})), None) or IndexFilter(
-            name=f"hm-filter-{uid}-{k}"
-        )
+    layout = column(fig)
+    src = chart.source
+    src.name = f"hm-source-{uid}-0"
+    # each bubble's account as its row in the page's counts (offline.py lists the summary's accounts first, in order)
+    rows = {a: i for i, a in enumerate(view["account_id"].astype(str))}
+    src.data["hm_row"] = np.array([rows[str(a)] for a in src.data["account_id"]], dtype=np.int32)
+    filt = IndexFilter(name=f"hm-filter-{uid}-0")
+    for model in [*chart.renderers, *chart.trails]:  # the filters narrow the bubbles and their trails alike
         view_model = model.view if model.view is not None else CDSView()
         current: Any = view_model.filter
         is_all = current is None or type(current).__name__ == "AllIndices"
         view_model.filter = filt if is_all else current & filt
         model.view = view_model
-        if isinstance(model, DataTable):
-            model.reorderable = False  # column drag needs jquery-ui, which is not on the page
-    for src in sources:  # only what a glyph, column, template, tooltip, filter or script reads goes to the page
-        used = _fields_used(layout, src) | set(facet_values)
-        src.data = {k: v for k, v in src.data.items() if k in used}
+    # only what a glyph, tooltip, filter or script reads goes to the page (and the facet the page script reads)
+    used = _fields_used(layout, src) | {MOVED} | set(OFFLINE_FIELDS)
+    src.data = {k: v for k, v in src.data.items() if k in used}
     return layout
 
 
+OFFLINE_FIELDS = ("hm_row", "x")  # chart columns the page script reads besides those the chart draws
+
+
 # Hover lines formatted in the browser from small numeric columns (see `_hover_in_browser`). Only numbers and
-# fixed labels reach the text, no customer text.
+# fixed labels reach the text, no customer text. A silent account's hover_nps is SILENT_NPS, not NaN: Bokeh writes
+# "NaN" for a NaN field without calling its formatter.
+SILENT_NPS = 1000.0
 NPS_HOVER_JS = """
 const d = source.data, i = special_vars.index, x = d.hover_nps[i];
-if (x !== x) return "no response";
+if (x !== x || x > 100) return "no response";
 function s(v) { return v < 0 ? "\\u2212" + (-v) : String(v === 0 ? 0 : v); }
 const k = d.hover_small[i];  // the answers behind a small sample (0: not one), its note from metrics
 return s(x) + " (" + s(d.hover_nps_low[i]) + " to " + s(d.hover_nps_high[i]) + ")"
@@ -668,7 +758,7 @@ def _hover_in_browser(chart: Any, view: pd.DataFrame, health: pd.DataFrame | Non
     formatters: dict[str, Any] = {"@band": CustomJSHover(code=f"const l = {labels}; return l[value] || String(value);")}
     swaps = {("Band", "@band_label"): ("Band", "@band{custom}")}
     if {"nps", "nps_low", "nps_high"} <= set(rows.columns):
-        src.data["hover_nps"] = whole(rows["nps"])
+        src.data["hover_nps"] = np.nan_to_num(whole(rows["nps"]), nan=SILENT_NPS)
         src.data["hover_nps_low"] = whole(rows["nps_low"])
         src.data["hover_nps_high"] = whole(rows["nps_high"])
         small = rows["small_sample"] if "small_sample" in rows else pd.Series(False, index=rows.index)
@@ -770,6 +860,7 @@ def snapshot(
     wave: str | None = None,
     compare_to: str | None = None,
     plays: Any = None,
+    index_href: str | None = None,
 ) -> Snapshot:
     """Compute one segment's report: `dataset` (a Dataset or a dataset path), the filter set plus the segment.
 
@@ -779,7 +870,10 @@ def snapshot(
     it): trails on the chart, a movers list, and two client-side toggles (trails, movers only).
     `plays` (a workspace folder, `PlayStore` or plays frame) adds each account's open plays to the hover and a
     read-only list of the segment's open plays per account manager; the store is only read, never created.
+    `index_href` links the header back to the run's index page.
     """
+    from .offline import offline_payload
+
     ds = open_data(dataset)
     fs = report_filters(filters, segment_by, segment, wave)
     if compare_to is not None and str(compare_to).strip() not in ds.distinct_values("invitation_facts", "wave"):
@@ -791,6 +885,7 @@ def snapshot(
         counts = scope_counts(ds, scoped=sc)
         movement, note = _movement(ds, sc, compare_to, red_below=red_below, green_above=green_above)
         health = _usage_health(ds, sc) if len(summary) else None
+        payload = offline_payload(ds, sc, summary, missing, thresholds=summary.attrs["thresholds"], xray_href=xray_href)
     seg_text = None if segment is None else str(segment).strip()
     if title is None:
         title = "Customer heat map" + (f": {segment_by} {seg_text}" if segment_by and seg_text is not None else "")
@@ -850,7 +945,51 @@ def snapshot(
         compare_note=note,
         movers_total=movers_total,
         plays_html=plays_section,
+        payload=payload,
+        xlsx_base64=_segment_xlsx(ds, summary) if len(summary) else "",
+        index_href=index_href,
+        scope=fs,
     )
+
+
+XLSX_COLUMNS = (
+    "account_name",
+    "account_manager",
+    "value",
+    "contacts_invited",
+    "invitations",
+    "responses",
+    "response_rate",
+    "promoters",
+    "passives",
+    "detractors",
+    "nps",
+    "nps_low",
+    "nps_high",
+    "band",
+)
+
+
+def _segment_xlsx(dataset: Any, summary: pd.DataFrame) -> str:
+    """The segment's account table as a formatted xlsx (`export.write_table`), base64, for the page's download."""
+    import base64
+    import tempfile
+
+    from .export import about, write_table
+
+    frame = summary[[c for c in XLSX_COLUMNS if c in summary.columns]]
+    frame.attrs = dict(summary.attrs)
+    with tempfile.TemporaryDirectory(prefix="hm-xlsx-") as tmp:
+        path = write_table(frame, Path(tmp) / "accounts.xlsx", about(dataset, frame), headers="words")
+        return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _file_stem(title: str) -> str:
+    """A download's file name (no suffix) from a report title: letters, digits and dashes only."""
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:80]
+    return stem or "customer-heat-map"
 
 
 def _segment_plays(
@@ -951,6 +1090,7 @@ def show_snapshot(
         wave=wave,
         compare_to=compare_to,
         plays=plays,
+        index_href=None if embed_bokehjs else "index.html",  # a batch report sits beside its run's index
     )
     if not embed_bokehjs:
         display(snap)
@@ -961,7 +1101,8 @@ def show_snapshot(
     _load_live_bokehjs()
     display(HTML(snap.header_html() + snap.controls_html()))
     show(snap.layout)
-    display(HTML(snap.movers_html() + snap.not_surveyed_html() + snap.plays_html))
+    rest = snap.table_html() + snap.movers_html() + snap.not_surveyed_html() + snap.plays_html + snap.script_html()
+    display(HTML(rest))
 
 
 def write_segment_xrays(
@@ -1046,11 +1187,24 @@ def show_bokeh(obj: Any, *, embed_bokehjs: bool = True) -> None:
 
 
 @functools.cache
-def bokehjs_inline() -> str:
-    """The slim BokehJS bundle (core and tables) as inline script tags, for a page's head."""
+def bokehjs_inline(tables: bool = True) -> str:
+    """The slim BokehJS bundle (core, and tables unless `tables=False`) as inline script tags, for a page's head."""
     from bokeh.resources import Resources
 
-    return Resources(mode="inline", components=list(BOKEHJS_COMPONENTS)).render_js()
+    components = [c for c in BOKEHJS_COMPONENTS if tables or c != "bokeh-tables"]
+    return Resources(mode="inline", components=components).render_js()
+
+
+CORE_ONLY = 'data-hm-bokeh="core"'  # marks a heat map snapshot, whose table is plain HTML (no bokeh-tables)
+
+
+def _uses_tables(nb: Any) -> bool:
+    """Whether a page needs the tables bundle: yes unless a snapshot says it needs only the core.
+
+    An output holding a Bokeh DataTable needs it anyway.
+    """
+    texts = [str(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", [])]
+    return not any(CORE_ONLY in t for t in texts) or any("DataTable" in t for t in texts)
 
 
 _exporters = threading.local()
@@ -1075,6 +1229,8 @@ def _exporter() -> Any:
 def notebook_to_html(nb: Any, *, title: str) -> str:
     """An executed notebook as one offline page: no code cells, no stderr, BokehJS inlined once, no CDN.
 
+    The tables bundle (300 KB) is inlined only when an output holds a Bokeh DataTable.
+
     The outputs are kept as they are (the snapshot escaped its customer text already); stderr streams are
     diagnostics for the executed notebook, not the reader.
     """
@@ -1091,7 +1247,7 @@ def notebook_to_html(nb: Any, *, title: str) -> str:
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
     body, _ = _exporter().from_notebook_node(
-        page, resources={"metadata": {"name": title}, "heatmap_bokehjs": bokehjs_inline()}
+        page, resources={"metadata": {"name": title}, "heatmap_bokehjs": bokehjs_inline(_uses_tables(page))}
     )
     return body
 
@@ -1131,84 +1287,37 @@ STYLE = """<style>
 .hm-card span{display:block;color:#52606d;font-size:.85em}.hm-card b{font-size:1.4em}
 .hm-bands .hm-band{display:inline-block;margin-right:.6em;font-weight:600}
 .hm-green{color:#2ca02c}.hm-yellow{color:#b8860b}.hm-red{color:#d62728}.hm-gray{color:#757575}
-.hm-controls{display:flex;flex-wrap:wrap;gap:1em;align-items:center;margin:.6em 0;font-family:system-ui,sans-serif}
-.hm-controls select{margin-left:.3em;max-width:16em}.hm-count{color:#52606d}
-.hm-scroll{max-height:24em;overflow:auto}
+.hm-controls{display:flex;flex-wrap:wrap;gap:.6em 1em;align-items:flex-start;margin:.6em 0;
+font-family:system-ui,sans-serif}.hm-controls>p{flex-basis:100%;margin:0}.hm-count{color:#52606d}
+.hm-facets{display:flex;flex-wrap:wrap;gap:.4em}.hm-facet{border:1px solid #d9e2ec;border-radius:4px;padding:.1em .5em}
+.hm-facet summary{cursor:pointer;max-width:28em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.hm-options{display:flex;flex-direction:column;max-height:14em;overflow:auto;padding:.2em 0}
+.hm-downloads{flex-basis:100%}.hm-downloads button{margin-right:.4em}
+.hm-back{margin:0 0 .2em}.hm-guide{margin:.2em 0 .6em;max-width:70em}.hm-guide summary{cursor:pointer;font-weight:600}
+.hm-scroll{max-height:24em;overflow:auto}.hm-rows{max-height:32em}
 .hm-table{border-collapse:collapse;font-size:.9em}.hm-table th,.hm-table td{padding:.2em .8em;text-align:left;
 border-bottom:1px solid #e4e7eb}.hm-table .hm-num{text-align:right}.hm-movers td:nth-child(4){text-align:right}
+.hm-accounts th{cursor:pointer;user-select:none;white-space:nowrap;position:sticky;top:0;background:#fff}
+.hm-mark{margin-left:.25em;font-size:.8em;color:#1f3b57}
+.hm-dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;margin-right:.4em;vertical-align:-.05em}
+.hm-accounts td{white-space:nowrap}.hm-bg-green{background:#2ca02c}.hm-bg-yellow{background:#f2c94c}
+.hm-bg-red{background:#d62728}.hm-bg-gray{background:#9e9e9e}
 .hm-key{display:inline-block;width:1.4em;height:3px;vertical-align:middle;margin:0 .2em 0 .5em}
+@media print{.hm-noprint,.hm-back,.bk-toolbar,.bk-Toolbar{display:none!important}
+.hm-scroll{max-height:none!important;overflow:visible!important}.hm-guide[open] summary{display:none}
+.hm-table thead{display:table-header-group}.hm-table tr{break-inside:avoid}.hm-accounts th{position:static}
+.hm-snapshot{max-width:none}.hm-bokeh{break-inside:avoid;zoom:.75}.hm-table{font-size:8pt}
+.hm-accounts td{white-space:normal}.hm-table th,.hm-table td{padding:.1em .4em}}
 </style>"""
 
-# Finds this snapshot's filters and sources by name in the page's Bokeh documents when a select changes.
-# No customer text is interpolated here: only the snapshot's hex uid.
-CONTROLS_JS = """(function () {
-  const box = document.currentScript.parentNode.querySelector('.hm-controls[data-hm-uid="__UID__"]');
-  if (!box) return;
-  const count = box.querySelector(".hm-count");
-  function models() {
-    const docs = (window.Bokeh && window.Bokeh.documents) || [];
-    for (const doc of docs) {
-      const filters = [], sources = [];
-      for (let k = 0; ; k++) {
-        const f = doc.get_model_by_name("hm-filter-__UID__-" + k);
-        if (f == null) break;
-        filters.push(f);
-        sources.push(doc.get_model_by_name("hm-source-__UID__-" + k));
-      }
-      if (filters.length) return {filters: filters, sources: sources};
-    }
-    return null;
-  }
-  function apply() {
-    const m = models();
-    if (!m) return;
-    const wanted = [];
-    for (const s of box.querySelectorAll("select")) {
-      if (s.value !== "") wanted.push([s.dataset.column, s.value]);
-    }
-    for (const c of box.querySelectorAll("input[type=checkbox][data-column]")) {
-      if (c.checked) wanted.push([c.dataset.column, c.value]);
-    }
-    let shown = 0, total = 0;
-    m.filters.forEach(function (f, k) {
-      const src = m.sources[k], data = src.data, n = src.get_length() || 0;
-      let idx = null;
-      if (wanted.length) {
-        idx = [];
-        for (let i = 0; i < n; i++) {
-          let ok = true;
-          for (const [c, v] of wanted) {
-            const col = data[c];
-            if (col === undefined || String(col[i]) !== v) { ok = false; break; }
-          }
-          if (ok) idx.push(i);
-        }
-      }
-      f.indices = idx;
-      if (k === 0) { shown = idx === null ? n : idx.length; total = n; }
-    });
-    count.textContent = shown.toLocaleString() + " of " + total.toLocaleString() + " accounts shown";
-  }
-  const trails = box.querySelector("input.hm-trails");
-  function showTrails() {
-    if (!trails) return;
-    for (const doc of (window.Bokeh && window.Bokeh.documents) || []) {
-      for (let k = 0; ; k++) {
-        const r = doc.get_model_by_name("hm-trail-__UID__-" + k);
-        if (r == null) break;
-        r.visible = trails.checked;
-      }
-    }
-  }
-  for (const s of box.querySelectorAll("select, input[type=checkbox][data-column]")) {
-    s.addEventListener("change", apply);
-  }
-  if (trails) trails.addEventListener("change", showTrails);
-  box.querySelector(".hm-reset").addEventListener("click", function () {
-    for (const s of box.querySelectorAll("select")) s.value = "";
-    for (const c of box.querySelectorAll("input[type=checkbox][data-column]")) c.checked = false;
-    if (trails) trails.checked = true;
-    apply();
-    showTrails();
-  });
-})();"""
+# What the page is and how to read it, for a reader of the file (seed 000's help, in short). Fixed text.
+READER_GUIDE = """<details class="hm-guide" open><summary>How to read this report</summary>
+<p>Each bubble is an account of this report. <b>Across</b>: the account's value. <b>Up</b>: its footprint, the
+contacts invited to the survey. <b>Bubble size</b>: the response rate. <b>Colour</b>: the account's NPS band: green
+positive, yellow neutral, red negative, gray silent (nobody answered: a red flag, as silence is usually worse than
+criticism). A small red or gray bubble at the upper right is <b>revenue at risk</b>: a valuable account with a thin,
+unhappy or silent relationship. A large green or yellow bubble at the upper left is an <b>expansion</b> play. NPS is
+shown with its 95% interval: with few answers it is uncertain, and the table says "small sample".</p>
+<p>Use the filters below to narrow the report (every figure is recomputed in the page, no connection needed),
+download the chart, the table or a PDF, and click an account to open its X-Ray in a new tab. Accounts in scope that
+nobody was invited from are listed under the table as not surveyed: valuable blind spots.</p></details>"""

@@ -19,6 +19,7 @@ import atexit
 import base64
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -305,7 +306,12 @@ def _write_svg(obj: Any, path: Path, timeout: int) -> None:
     svgs = _with_driver(lambda d: get_svg(obj, driver=d, timeout=timeout))
     if not svgs:
         raise HeatmapError(f"{path}: the browser returned no SVG for this chart")
-    path.write_text(svgs[0], encoding="utf-8")
+    path.write_text(_INVISIBLE_TEXT.sub("", svgs[0]), encoding="utf-8")
+
+
+# Bokeh draws each label twice, filled and then stroked with no visible outline; the SVG keeps the first only, so that
+# each label is in the file once (search, screen readers and editors see one text).
+_INVISIBLE_TEXT = re.compile(r'<text(?=[^>]*\bfill="none")(?=[^>]*\bstroke-opacity="0")[^>]*>[^<]*</text>')
 
 
 _MEASURE = """
@@ -359,7 +365,9 @@ def export_table(
     *,
     columns: Sequence[str] | None = None,
 ) -> Path:
-    """Write the account table as formatted xlsx (percentages, band colours, frozen header) or CSV, by suffix.
+    """Write the account table as formatted xlsx (headers in words, percentages, band colours) or CSV, by suffix.
+
+    The xlsx has a frozen header and columns as wide as their content.
 
     `info` is the provenance (`export.about(dataset, summary)`); `columns` narrows the table (default: all).
     """
@@ -368,7 +376,7 @@ def export_table(
     p = Path(path)
     _format(p, None, TABLE_FORMATS)
     frame = summary if columns is None else summary[list(columns)]
-    return write_table(frame, p, info)
+    return write_table(frame, p, info, headers="words")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -41,15 +41,16 @@ class XRay:
     """Everything the X-Ray of one account shows (frames are per-account sized)."""
 
     account: dict[str, Any]  # the account's columns and its summary figures (NaN-free keys)
-    roles: pd.DataFrame  # one row per role: counts, NPS, interval, band
+    roles: pd.DataFrame  # one row per role: counts (contacts_responded: contacts with an answer), NPS, band
     contacts: pd.DataFrame  # every invited contact: role, latest score and category, drivers, comment
     to_recruit: pd.DataFrame  # invited contacts who never answered, by role
-    roles_missing: tuple[str, ...]  # roles with no contact invited at all
+    roles_missing: tuple[str, ...]  # roles in the report's scope with no contact invited at all
     drivers: pd.DataFrame  # driver, promoters, passives, detractors, total
     comments: pd.DataFrame  # comments with score and role, lowest score first
     trend: pd.DataFrame  # per wave: contacts invited, response rate, NPS with interval, band
     reading: str  # the role reading in plain words
     segment: dict[str, float] = field(default_factory=dict)  # the scope's medians, for comparison
+    roles_excluded: tuple[str, ...] = ()  # roles the report's filters leave out (not silent: not asked)
     # wave over wave: {"wave", "compare_to"} and either the account's row of `waves.compare_counts` ("row") or
     # why there is no comparison ("note"); None when not asked for
     comparison: dict[str, Any] | None = None
@@ -199,7 +200,7 @@ def xrays(
     for rec in summary_sel.to_dict(orient="records"):
         aid = str(rec["account_id"])
         part = {k: groups[k].get(aid, empty[k].iloc[0:0]) for k in groups}
-        x = _assemble(rec, part, flags.loc[aid].to_dict() if aid in flags.index else {}, segment)
+        x = _assemble(rec, part, flags.loc[aid].to_dict() if aid in flags.index else {}, segment, sc)
         if compare:
             x = replace(x, comparison=comparisons.get(aid, comparisons.get("")))
         if aid in health:
@@ -394,9 +395,21 @@ def _categories(scores: pd.Series) -> np.ndarray:
     return np.select([s >= 9, s >= 7, s >= 0], ["promoter", "passive", "detractor"], "no response").astype(object)
 
 
-def _assemble(rec: Mapping[Any, Any], part: dict[str, pd.DataFrame], flags: Mapping[Any, Any], segment: dict) -> XRay:
+def _assemble(
+    rec: Mapping[Any, Any], part: dict[str, pd.DataFrame], flags: Mapping[Any, Any], segment: dict, sc: Scope
+) -> XRay:
     role_table = part["roles"].set_index("role").reindex(list(ROLES))
-    counts = ["contacts_invited", "invitations", "responses", "promoters", "passives", "detractors"]
+    answered = part["contacts"].loc[part["contacts"]["score"].notna(), "role"].astype(str).value_counts()
+    role_table["contacts_responded"] = answered.reindex(role_table.index)
+    counts = [
+        "contacts_invited",
+        "contacts_responded",
+        "invitations",
+        "responses",
+        "promoters",
+        "passives",
+        "detractors",
+    ]
     role_table[counts] = role_table[counts].fillna(0).astype("int64")
     role_table["band"] = role_table["band"].fillna("gray")
     role_table["account_id"] = rec["account_id"]
@@ -406,12 +419,15 @@ def _assemble(rec: Mapping[Any, Any], part: dict[str, pd.DataFrame], flags: Mapp
     silent = contacts["score"].isna()
     recruit = contacts.loc[silent, [c for c in contacts.columns if c not in RESPONSE_COLUMNS]].reset_index(drop=True)
     present = set(contacts["role"])
+    kept = sc.filters.criteria.get("role")
+    excluded = tuple(r for r in ROLES if kept and r not in kept)
     return XRay(
         account={k: v for k, v in rec.items() if not _isnan(v)},
         roles=role_table,
         contacts=contacts,
         to_recruit=recruit,
-        roles_missing=tuple(r for r in ROLES if r not in present),
+        roles_missing=tuple(r for r in ROLES if r not in present and r not in excluded),
+        roles_excluded=excluded,
         drivers=part["drivers"].reset_index(drop=True),
         comments=part["comments"].reset_index(drop=True),
         trend=part["trend"].reset_index(drop=True),

@@ -244,23 +244,35 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         ]
     )
     back = f'<p><a href="{_e(back_href)}">← {_e(back_label)}</a></p>' if back_href else ""
-    roles = _table(
-        ["Role", "Invited", "Responses", "Promoters", "Passives", "Detractors", "NPS", "Band"],
-        (
+    excluded = set(x.roles_excluded)
+    role_rows = []
+    for r in _records(x.roles):
+        if r["role"] in excluded:  # not silent: the report's filters leave the role out
+            role_rows.append([_e(r["role_label"]), "excluded by this report's filters", *[""] * 7])
+            continue
+        role_rows.append(
             [
                 _e(r["role_label"]),
-                str(r["contacts_invited"]),
-                str(r["responses"]),
-                str(r["promoters"]),
-                str(r["passives"]),
-                str(r["detractors"]),
-                _score(r["nps"]),
+                f"{int(r['contacts_invited']):,}",
+                f"{int(r.get('contacts_responded', 0)):,}",
+                f"{int(r['responses']):,}",
+                f"{int(r['promoters']):,}",
+                f"{int(r['passives']):,}",
+                f"{int(r['detractors']):,}",
+                _score(r["nps"]) if r["responses"] else "no response",
                 _dot(r["band"]),
             ]
-            for r in x.roles.to_dict(orient="records")
-        ),
-        numeric=range(1, 7),
-    )
+        )
+    roles = (
+        '<p class="hx-note">Contacts are people, answers are survey responses: in this report\'s scope one '
+        "contact can answer several waves or questionnaires. NPS counts answers.</p>"
+        + _table(
+            ["Role", "Contacts invited", "Contacts who answered", "Answers", "Promoters", "Passives", "Detractors",
+             "NPS", "Band"],
+            role_rows,
+            numeric=range(1, 8),
+        )
+    )  # fmt: skip
     has_email = "email" in x.contacts.columns
     contact_rows = []
     for r in _records(x.contacts):

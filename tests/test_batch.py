@@ -319,13 +319,22 @@ def test_snapshot_sends_only_the_columns_its_views_use(demo60_ds: hm.Dataset) ->
 
     snap = report.snapshot(demo60_ds, segment_by="region", segment="East")
     sources = [s for s in snap.layout.select({"type": ColumnDataSource}) if s.name and s.name.startswith("hm-")]
-    assert len(sources) == 2  # the chart's and the table's
+    assert len(sources) == 1  # the chart's; the table is plain HTML built from the page's counts
     for src in sources:
         columns = set(src.data)
-        assert {"tier", "account_manager", "band"} <= columns  # the client-side filters read these
+        assert {"hm_row", "account_manager", "band"} <= columns  # the hover and the page script read these
         assert not columns & {"email", "region", "sales_rep", "industry", "renewal_date", "seats", "comment"}
         lengths = {len(v) for v in src.data.values()}
         assert lengths == {snap.headline.surveyed}
+    # the page's counts: the segment's accounts only, account columns as codes, no contact id, name or email
+    payload = snap.payload
+    assert payload is not None
+    east = hm.scope_counts(demo60_ds, {"region": ["East"]})["accounts"]
+    assert len(payload["accounts"]["id"]) == east and payload["attrs"]["region"]["values"] == ["East"]
+    text = json.dumps(payload)
+    contacts = demo60_ds.table("contacts").to_pandas()
+    assert not [e for e in contacts["email"].dropna() if e in text]
+    assert not [c for c in contacts["contact_id"] if f'"{c}"' in text]
 
 
 def test_snapshot_html_escapes_customer_text(tmp_path: Path) -> None:
@@ -533,9 +542,10 @@ def test_report_pages_are_offline_and_carry_bokehjs_once(demo_run: tuple[int, st
     from bokeh.resources import Resources
 
     page = (folder / "west.html").read_text()
-    for component in report.BOKEHJS_COMPONENTS:  # each bundle inlined exactly once, in the head
-        head = Resources(mode="inline", components=[component]).js_raw[-1][:400]
-        assert page.count(head) == 1 and page.index(head) < page.index("</head>")
+    core = report.bokehjs_inline(tables=False)  # the heat map's table is plain HTML: no tables bundle
+    assert page.count(core) == 1 and page.index(core) < page.index("</head>") and report.bokehjs_inline() not in page
+    tables = Resources(mode="inline", components=["bokeh-tables"]).js_raw[0]
+    assert tables not in page
     external = [a for t, a in tags(page) if (t == "script" and a.get("src")) or (t in ("link", "img", "iframe"))]
     assert not external  # nothing to fetch: no CDN, no require.js, no MathJax (the browser test watches requests)
     assert (folder / "west.html").stat().st_size < 2_000_000

@@ -72,3 +72,26 @@ def test_exports_and_heatmap_summary_carry_the_small_sample_note(builder, tmp_pa
         cols = list(got.columns)
         assert cols.index("nps_note") == cols.index("small_sample") + 1
         assert got["nps_low"].round(1).tolist()[1] == -48.5
+
+
+def test_xlsx_for_readers_headers_in_words_widths_fit_dates_as_dates(tmp_path):
+    long_name = "Aerofield Industrial Holdings International AB"
+    df = pd.DataFrame(
+        {
+            "account_name": [long_name, "Beta"],
+            "response_rate": [0.5, 0.25],
+            "nps": [-12.5, 40.0],
+            "renewal_date": pd.to_datetime(["2026-01-10", "2026-03-31"]),
+            "responded_at": pd.to_datetime(["2026-01-10 14:30", None]),
+        }
+    )
+    ws = openpyxl.load_workbook(write_table(df, tmp_path / "t.xlsx", {}, headers="words"))["accounts"]
+    assert [c.value for c in ws[1]] == ["Account", "Response rate", "NPS", "Renewal date", "Responded at"]
+    assert ws.column_dimensions["A"].width >= len(long_name)  # as wide as the content, not the header
+    assert ws.column_dimensions["B"].width >= len("Response rate")
+    date, when = ws.cell(2, 4), ws.cell(2, 5)
+    assert date.is_date and date.number_format == "yyyy-mm-dd"  # a date, shown without 00:00:00
+    assert when.is_date and when.number_format == "yyyy-mm-dd hh:mm"
+    # pipelines keep the column names unless words are asked for
+    plain = openpyxl.load_workbook(write_table(df, tmp_path / "p.xlsx", {}))["accounts"]
+    assert [c.value for c in plain[1]][:2] == ["account_name", "response_rate"]

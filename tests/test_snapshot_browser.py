@@ -1,5 +1,5 @@
 """Batch report pages in headless Chromium, offline: they render, make no request, keep hover, zoom, table sorting
-and the client-side filters, and show hostile customer text as text.
+and the client-side filters, and show hostile customer text as text (test_snapshot_offline.py: the figures).
 
 Uses Debian's /usr/bin/chromium through Playwright's Python package (no browser download). Bokeh 3 draws inside
 shadow DOM: Playwright locators pierce it; counts are read from the page's Bokeh document.
@@ -27,8 +27,8 @@ DRAWN = """() => {
   const out = {bubbles: 0, rows: null};
   for (const m of Bokeh.documents[0].all_models) {
     if (m.type === "GlyphRenderer" && m.name && m.name.startsWith("band_")) out.bubbles += m.view.indices.count;
-    if (m.type === "DataTable") out.rows = m.view.indices.count;
   }
+  out.rows = document.querySelectorAll("table.hm-accounts tbody tr").length;
   return out;
 }"""
 BUBBLES = """() => {
@@ -131,21 +131,24 @@ def test_client_side_filters_hover_zoom_and_sort(browser: Any, run_folder: Path)
     p = page.page
     assert p.evaluate(DRAWN) == {"bubbles": 2, "rows": 2}
 
-    p.locator("select[data-column=tier]").select_option("Gold")
-    p.wait_for_timeout(200)
+    def tick(column: str, value: str) -> None:
+        facet = p.locator(f'.hm-facet[data-column="{column}"]')
+        facet.locator("summary").click()
+        facet.locator("label", has_text=value).locator("input").check()
+        facet.locator("summary").click()
+
+    tick("tier", "Gold")
+    p.wait_for_function("() => document.querySelectorAll('table.hm-accounts tbody tr').length === 1")
     assert p.evaluate(DRAWN) == {"bubbles": 1, "rows": 1}
     assert p.locator(".hm-count").inner_text() == "1 of 2 accounts shown"
-    p.locator("select[data-column=band]").select_option("red")  # Gold and red: nobody
-    p.wait_for_timeout(200)
+    tick("band", "Negative")  # Gold and red: nobody
+    p.wait_for_function("() => document.querySelectorAll('table.hm-accounts tbody tr').length === 0")
     assert p.evaluate(DRAWN) == {"bubbles": 0, "rows": 0}
     p.locator(".hm-reset").click()
-    p.wait_for_timeout(200)
     assert p.evaluate(DRAWN) == {"bubbles": 2, "rows": 2}
-    p.locator("select[data-column=account_manager]").select_option(HOSTILE_MANAGER)
-    p.wait_for_timeout(200)
+    tick("account_manager", HOSTILE_MANAGER)
     assert p.evaluate(DRAWN) == {"bubbles": 1, "rows": 1}
     p.locator(".hm-reset").click()
-    p.wait_for_timeout(200)
 
     bubble = next(b for b in p.evaluate(BUBBLES) if b["name"] == HOSTILE_NAME)
     p.mouse.move(bubble["x"], bubble["y"])
@@ -160,13 +163,11 @@ def test_client_side_filters_hover_zoom_and_sort(browser: Any, run_folder: Path)
     p.wait_for_timeout(300)
     assert p.evaluate(X_RANGE) != before
 
-    rows = p.locator(".slick-row")
-    header = p.locator(".slick-header-column", has_text="Value").first
+    rows = p.locator("table.hm-accounts tbody tr")
+    header = p.locator("table.hm-accounts th", has_text="Value").first
     header.click()
-    p.wait_for_timeout(200)
     ascending = rows.first.inner_text()
     header.click()
-    p.wait_for_timeout(200)
     descending = rows.first.inner_text()
     assert "40,000" in ascending and "90,000" in descending  # sorted by value, both ways
     page.clean()
@@ -178,12 +179,12 @@ def test_hostile_text_shows_literally_and_never_runs(browser: Any, run_folder: P
         page = Page(browser, report_for(run_folder, segment))
         page.wait_for_bokeh()
         p = page.page
-        cell = p.locator(".slick-cell", has_text=text)
+        cell = p.locator("table.hm-accounts td", has_text=text)
         assert cell.count() >= 1 and cell.first.inner_text().strip() == text
         assert p.evaluate("() => document.querySelectorAll('img, svg[onload]').length") == 0
         if segment == "A/B":
-            options = p.locator("select[data-column=account_manager] option").all_inner_texts()
-            assert HOSTILE_MANAGER in options
+            options = p.locator('.hm-facet[data-column="account_manager"] label').all_text_contents()
+            assert " " + HOSTILE_MANAGER in options
         p.wait_for_timeout(300)
         page.clean()  # no dialog: nothing ran
         p.close()

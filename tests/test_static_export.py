@@ -17,7 +17,7 @@ from conftest import Builder
 import heatmap_lib as hm
 from heatmap_lib.chart import BAND_COLORS, bubble_chart
 from heatmap_lib.exceptions import HeatmapError
-from heatmap_lib.export import about, with_sample_notes
+from heatmap_lib.export import about, header_words, with_sample_notes
 from heatmap_lib.static_export import (
     add_export_command,
     browser_paths,
@@ -130,16 +130,18 @@ def test_xlsx_table_reads_back_formatted(summary, info, tmp_path):
     book = openpyxl.load_workbook(out)
     ws = book["accounts"]
     header = [c.value for c in ws[1]]
-    assert header == list(with_sample_notes(summary).columns)  # the small-sample note after the flag
-    assert header.index("nps_note") == header.index("small_sample") + 1
+    # in words ("Response rate", "NPS 95% low"), with the small-sample note after the flag
+    assert header == [header_words(c) for c in with_sample_notes(summary).columns]
+    assert "Response rate" in header and "_" not in "".join(header)
+    assert header.index(header_words("nps_note")) == header.index(header_words("small_sample")) + 1
     assert ws.max_row == len(summary) + 1
     assert ws.freeze_panes == "A2"
     assert ws.cell(1, 1).font.bold
-    rate_col = header.index("response_rate") + 1
+    rate_col = header.index("Response rate") + 1
     assert ws.cell(2, rate_col).number_format == "0.0%"
     ids = [ws.cell(r, 1).value for r in range(2, ws.max_row + 1)]
     assert ids == list(summary["account_id"])
-    band_col = openpyxl.utils.get_column_letter(header.index("band") + 1)
+    band_col = openpyxl.utils.get_column_letter(header.index("Band") + 1)
     rules = {
         rule.formula[0].strip('"'): rule.dxf.fill.fgColor.rgb or rule.dxf.fill.bgColor.rgb
         for rng in ws.conditional_formatting
@@ -167,7 +169,7 @@ def test_cli_exports_the_table_without_a_browser(data_dir, tmp_path, capsys):
     assert args.func is cmd_export
     assert cmd_export(args) == 0
     back = pd.read_excel(out, sheet_name="accounts", engine="openpyxl")
-    assert len(back) == 5 and "nps_decision_maker" in back.columns
+    assert len(back) == 5 and "NPS decision makers" in back.columns
     with pytest.raises(HeatmapError, match="nothing to export"):
         cmd_export(parser.parse_args(["export", str(data_dir)]))
     with pytest.raises(HeatmapError, match=r"\.gif"):
@@ -210,6 +212,8 @@ def test_svg_parses_and_carries_the_caption(chart, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "Filters: region: West" in text
     assert "Revenue at risk" in text and "Customer Heat Map" in text
+    for label in ("Revenue at risk", "Expansion", "Customer Heat Map", "Filters: region: West", "NPS band"):
+        assert text.count(label) == 1, label  # each label drawn once (Bokeh's invisible outline pass dropped)
     assert "<img" not in text  # the hostile account name is not drawn (no labels) nor leaked as markup
 
 

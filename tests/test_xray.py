@@ -174,3 +174,17 @@ def test_waves_are_complete_once_answers_had_time_to_arrive(builder, tmp_path):
     periods, data_last = wave_periods(builder.load(tmp_path / "d"))
     assert data_last.isoformat() == "2026-02-15"
     assert periods["complete"].tolist() == [True, False]  # Q1 had 36 days to be answered, Q2 none
+
+
+def test_role_table_in_one_unit_and_excluded_roles_said_so(ds):
+    x = xray(ds, "A1")
+    roles = x.roles.set_index("role")
+    # the decision makers: 2 contacts invited, both answered, 3 answers over the two waves
+    assert roles.loc["decision_maker", ["contacts_invited", "contacts_responded", "responses"]].tolist() == [2, 2, 3]
+    assert roles.loc["influencer", ["contacts_invited", "contacts_responded", "responses"]].tolist() == [1, 0, 0]
+    assert (roles["contacts_responded"] <= roles["contacts_invited"]).all()
+    assert x.roles_excluded == ()
+    leaders = xray(ds, "A1", {"role": ["decision_maker", "influencer"]})
+    assert leaders.roles_excluded == ("day_to_day",) and leaders.roles_missing == ()
+    beta = xray(ds, "B1", {"role": ["decision_maker", "day_to_day"]})
+    assert beta.roles_missing == ("decision_maker",) and beta.roles_excluded == ("influencer",)

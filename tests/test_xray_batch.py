@@ -61,13 +61,16 @@ def test_clicking_an_account_in_a_report_opens_its_xray_and_back(run, browser):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto((folder / seg["files"]["html"]).as_uri())
-    link = page.locator(".slick-cell a").first  # the table's account link (Playwright pierces Bokeh's shadow DOM)
+    link = page.locator("table.hm-accounts tbody a").first  # the table's account link
     link.wait_for(timeout=20_000)
     name = link.inner_text()
-    link.click()
-    page.wait_for_url(f"**/xray/{seg['slug']}/*.html", timeout=20_000)
-    assert page.locator("h1").inner_text() == name
-    page.get_by_text("Back to the segment's heat map").click()
-    page.wait_for_url(f"**/{seg['files']['html']}", timeout=20_000)
+    with page.context.expect_page() as opened:  # the X-Ray opens in a new tab, the report stays
+        link.click()
+    xray = opened.value
+    xray.wait_for_url(f"**/xray/{seg['slug']}/*.html", timeout=20_000)
+    assert xray.locator("h1").inner_text() == name
+    xray.get_by_text("Back to the segment's heat map").click()
+    xray.wait_for_url(f"**/{seg['files']['html']}", timeout=20_000)
     assert not dialogs
+    xray.close()
     page.close()

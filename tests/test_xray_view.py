@@ -78,3 +78,13 @@ def test_a_long_contact_list_folds_and_keeps_every_contact(builder, tmp_path):
     for cid in range(1, CONTACTS_SHOWN + 31):
         assert f"Person C{cid}<" in contacts  # every contact is on the page
     assert all(f"note {k}<" in page for k in range(CONTACTS_SHOWN + 30))  # and every comment
+
+
+def test_role_table_counts_people_and_answers_apart_and_names_excluded_roles(ds):
+    page = xray_page(xray(ds, "A/1", {"role": ["decision_maker", "influencer"]}))
+    roles = page[page.index("NPS by role") : page.index("<h2>Contacts</h2>")]
+    assert "Contacts invited" in roles and "Contacts who answered" in roles and "Answers" in roles
+    day_to_day = roles.split("Day-to-day users")[1].split("</tr>")[0]
+    assert "excluded by this report" in day_to_day and "Silent" not in day_to_day
+    assert "Day-to-day users</b>: no contact invited at all" not in page
+    assert "Influencers</b>: no contact invited at all" in page  # in scope, nobody invited: a real gap
