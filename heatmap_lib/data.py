@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -947,7 +948,7 @@ def _load_cached(
 
     sidecar, db, sig, sigs = prepared.lookup(root, files, cache)
     if sidecar is None:
-        tmp = db.with_name(f".{sig}.{os.getpid()}.duckdb")
+        tmp = db.with_name(f".{sig}.{os.getpid()}.{threading.get_ident()}.duckdb")  # one writer per name
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(tmp))
