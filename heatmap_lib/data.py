@@ -18,6 +18,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -1176,7 +1177,7 @@ def _load_cached(
 
     sidecar, db, sig, sigs = prepared.lookup(root, files, cache)
     if sidecar is None:
-        tmp = db.with_name(f".{sig}.{os.getpid()}.duckdb")
+        tmp = db.with_name(f".{sig}.{os.getpid()}.{threading.get_ident()}.duckdb")  # one writer per name
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(tmp))
@@ -1188,13 +1189,25 @@ def _load_cached(
             ds = _load_into(con, root, sources, notes, files, "raise", None)
             con.close()
             sidecar = prepared.publish(tmp, db, ds, sigs)
+        except (OSError, duckdb.Error):
+            # no room for the copy (a full disk, a file size limit): load without it (where an engine error that
+            # is not about the copy happens again, and is raised)
+            con.close()
+            _remove(tmp)
+            return None
         except BaseException:
             con.close()
-            tmp.unlink(missing_ok=True)
+            _remove(tmp)
             raise
     else:
         LOAD_STATS["reused"] += 1
     return prepared.open_prepared(sidecar, path=str(root), notes=notes, memory_limit=memory_limit)
+
+
+def _remove(database: Path) -> None:
+    """Remove a DuckDB file that was being written, and its write-ahead log."""
+    database.unlink(missing_ok=True)
+    database.with_name(database.name + ".wal").unlink(missing_ok=True)
 
 
 def _close(con: duckdb.DuckDBPyConnection, scratch: Path | None) -> None:

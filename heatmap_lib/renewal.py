@@ -1042,8 +1042,13 @@ def account_contributions(scores: pd.DataFrame, account_id: Any = None, *, kind:
         if not len(hit):
             raise HeatmapError(f"account {account_id!r} is not among the scored accounts")
         row = hit.iloc[0]
+    return waterfall(row, list(scores.columns), kind=kind)
+
+
+def waterfall(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kind: str = "risk") -> pd.DataFrame:
+    """`account_contributions` for one row of `score`'s table given as a mapping (a record; `columns`: the table's)."""
     prefix = f"{kind}__"
-    names = [c[len(prefix) :] for c in scores.columns if c.startswith(prefix)]
+    names = [c[len(prefix) :] for c in columns if c.startswith(prefix)]
     steps = sorted(
         (("signal", n, SIGNAL_BY_NAME[n].label, format_signal(n, row.get(n)), float(row[prefix + n])) for n in names),
         key=lambda s: -abs(s[4]),

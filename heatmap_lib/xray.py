@@ -258,13 +258,13 @@ def _no_survey_keys(fs: FilterSet) -> dict[str, None]:
 
 def _renewal_steps(dataset: Any, sc: Scope, weights: Any, ids: list[str]) -> dict[str, pd.DataFrame]:
     """Each account's renewal-risk waterfall steps, from one scoring of the scope's accounts."""
-    from .renewal import account_contributions, score
+    from .renewal import score, waterfall
 
     account_keys = {k: v for k, v in sc.filters.criteria.items() if k in dataset.account_columns}
     scores = score(dataset, weights, filters=FilterSet.from_dict(account_keys) if account_keys else None)
-    position = {str(a): i for i, a in enumerate(scores["account_id"])}
-    # each account's own row: finding it by comparing every account id made this quadratic in the segment
-    return {a: account_contributions(scores.iloc[[position[a]]]) for a in ids if a in position}
+    # each account's own row, as a record: finding it by comparing every account id made this quadratic
+    rows = {str(r["account_id"]): r for r in scores.to_dict(orient="records")}
+    return {a: waterfall(rows[a], list(scores.columns)) for a in ids if a in rows}
 
 
 def _comparisons(

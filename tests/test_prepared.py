@@ -166,3 +166,18 @@ def test_a_copy_prepared_by_another_loader_version_is_not_reused(
     hm.load(data, cache=tmp_path / "cache")
     assert _counts()[0] == validated + 1
     assert len(prepared.entries(tmp_path / "cache")) == 1  # the older copy was replaced
+
+
+def test_no_room_for_the_prepared_copy_still_loads_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _data(tmp_path)
+
+    def full_disk(*args: object, **kw: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prepared, "publish", full_disk)
+    ds = hm.load(data, cache=tmp_path / "cache")
+    assert len(hm.account_summary(ds)) == 3 and ds._sidecar is None
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # nothing half-written is left
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    assert len(hm.account_summary(hm.load(data, cache=blocked))) == 3
