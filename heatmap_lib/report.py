@@ -825,8 +825,8 @@ def _fields_used(layout: Any, source: Any) -> set[str]:
                     found.add(value.field)
             if isinstance(m, GroupFilter):
                 found.add(m.column_name)
-            elif isinstance(m, HTMLTemplateFormatter):
-                found |= set(re.findall(r"<%[=-]?\s*([A-Za-z_]\w*)", m.template))
+            elif isinstance(m, HTMLTemplateFormatter):  # every identifier in the template's code, conservatively
+                found |= set(re.findall(r"[A-Za-z_]\w*", " ".join(re.findall(r"<%(.*?)%>", m.template, re.S))))
         return found
 
     used: set[str] = set()
@@ -1038,13 +1038,14 @@ def _movement(
     dataset: Any, sc: Any, compare_to: str | None, *, red_below: float | None, green_above: float | None
 ) -> tuple[pd.DataFrame | None, str | None]:
     """The wave-over-wave comparison of a scope covering exactly one wave, or (None, why not) / (None, None)."""
-    from .waves import compare_waves
+    from .waves import compare_waves, open_waves_note
 
     named = sc.filters.criteria.get("wave", ())
     if len(named) != 1:
         return None, None
     try:
         cmp = compare_waves(dataset, named[0], compare_to, scoped=sc, red_below=red_below, green_above=green_above)
+        cmp.attrs["open_waves_note"] = open_waves_note(dataset, list(cmp.attrs["waves"].values()))
         return cmp, None
     except HeatmapError as exc:
         return None, str(exc)

@@ -11,6 +11,7 @@ account name for the account column and in the fixed band order (green, yellow, 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from bokeh.models.widgets.tables import (  # (the submodule: visible to type che
     TableColumn,
 )
 
-from .chart import _SIGNED, BAND_COLORS, TextMemo, _whole, xray_link
+from .chart import BAND_COLORS, TextMemo, _whole, xray_link
 from .metrics import BAND_LABELS, BANDS, small_sample_note
 
 __all__ = [
@@ -103,35 +104,42 @@ def _order(names: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
     return keys.sort_values(["n", "i"], kind="stable").index.to_numpy()
 
 
-_NOTE_SLOTS = 2**16  # the answers behind a small-sample note, in a `_range_texts` key (0: no note)
+SILENT = -999  # `nps_range_low`/`nps_range_high` of an account nobody answered: no interval, an empty cell
+_MARK = 987654  # a count that stands for "n" in the plural note's words, so the words stay those of metrics
 
 
-def _range_text(code: int) -> str:
-    """An interval as text from its `_range_texts` key: "−48 to 98", then the small-sample note if any."""
-    answers, code = code % _NOTE_SLOTS, code // _NOTE_SLOTS
-    note = small_sample_note(answers, flagged=True, short=True)
-    return f"{_SIGNED[code // 401]} to {_SIGNED[code % 401]}" + (f" ({note})" if note else "")
+def range_template() -> str:
+    """The "NPS 95% range" cell's template: "−48 to 98 (small sample: 1 answer)", formatted in the browser.
 
-
-_RANGE_TEXT = TextMemo(_range_text)
-
-
-def _range_texts(frame: pd.DataFrame) -> list[str]:
-    """The NPS interval per row as whole points, with the small-sample note where flagged ("" when silent)."""
-    if not {"nps_low", "nps_high", "responses"} <= set(frame.columns) or not len(frame):
-        return [""] * len(frame)
-    low, high = (frame[c].to_numpy(dtype=float) for c in ("nps_low", "nps_high"))
-    defined = ~(np.isnan(low) | np.isnan(high))
-    small = (
-        frame["small_sample"].fillna(False).to_numpy(dtype=bool)
-        if "small_sample" in frame
-        else np.zeros(len(low), bool)
+    From three small whole-number columns (`_range_columns`), which is what a 1,000-account snapshot can afford
+    to send; the note's words are those of `metrics.small_sample_note`.
+    """
+    one = json.dumps(small_sample_note(1, flagged=True, short=True))
+    many = json.dumps(small_sample_note(_MARK, flagged=True, short=True)).replace(str(_MARK), '" + n + "')
+    return (
+        "<% function s(v) { return v < 0 ? '\u2212' + (-v) : String(v); } var n = nps_small; %>"
+        f"<% if (value !== {SILENT}) {{ %><%- s(value) %> to <%- s(nps_range_high) %>"
+        f"<% if (n > 0) {{ %> (<%- n === 1 ? {one} : {many} %>)<% }} }} %>"
     )
-    answers = np.clip(frame["responses"].fillna(0).to_numpy(dtype=np.int64), 0, _NOTE_SLOTS - 1)
-    code = ((_whole(low, -200, 200) + 200) * 401 + _whole(high, -200, 200) + 200) * _NOTE_SLOTS
-    texts = _RANGE_TEXT(np.where(small, code + answers, code).tolist())
-    texts[~defined] = ""
-    return texts.tolist()
+
+
+def _range_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The interval's whole-point ends (`SILENT` when nobody answered) and the answers behind a small sample."""
+    n = len(frame)
+    if not {"nps_low", "nps_high", "responses"} <= set(frame.columns) or not n:
+        return {k: np.full(n, SILENT if k != "nps_small" else 0, np.int16) for k in RANGE_FIELDS}
+    low, high = (frame[c].to_numpy(dtype=float) for c in ("nps_low", "nps_high"))
+    silent = np.isnan(low) | np.isnan(high)
+    small = frame["small_sample"].fillna(False).to_numpy(dtype=bool) if "small_sample" in frame else np.zeros(n, bool)
+    answers = np.clip(frame["responses"].fillna(0).to_numpy(dtype=np.int64), 0, 2**15 - 1)
+    return {
+        "nps_range_low": np.where(silent, SILENT, _whole(low, -200, 200)).astype(np.int16),
+        "nps_range_high": np.where(silent, SILENT, _whole(high, -200, 200)).astype(np.int16),
+        "nps_small": np.where(small & ~silent, answers, 0).astype(np.int16),
+    }
+
+
+RANGE_FIELDS = ("nps_range_low", "nps_range_high", "nps_small")
 
 
 _RANK = {b: i for i, b in enumerate(BANDS)}
@@ -170,7 +178,7 @@ def account_table_data(
         "contacts_invited": frame["contacts_invited"].to_numpy(dtype=np.int64),
         "response_rate": frame["response_rate"].to_numpy(dtype=float),
         "nps": frame["nps"].to_numpy(dtype=float),
-        "nps_range": _range_texts(frame),
+        **_range_columns(frame),
         "band": bands,
         "band_rank": rank,
         # a band outside the four (never from a summary) shows as itself, in gray
@@ -233,7 +241,13 @@ def account_table(
         TableColumn(field="contacts_invited", title="Contacts invited", formatter=_number("0,0"), width=90),
         TableColumn(field="response_rate", title="Response rate", formatter=_number("0.0%"), width=90),
         TableColumn(field="nps", title="NPS", formatter=_number("0.0"), width=70),
-        TableColumn(field="nps_range", title="NPS 95% range", formatter=StringFormatter(), width=160, sortable=False),
+        TableColumn(
+            field="nps_range_low",
+            title="NPS 95% range",
+            formatter=HTMLTemplateFormatter(template=range_template()),
+            width=180,
+            sortable=False,
+        ),
         TableColumn(field="band_rank", title="Band", formatter=HTMLTemplateFormatter(template=BAND_TEMPLATE), width=90),
     ]
     if role_columns:

@@ -329,8 +329,8 @@ def compare_waves(
     interval, see `nps_change_interval`), `nps_change_real`, `direction` (up, down, noise, undefined),
     `response_rate_change`, `footprint_change`, `band_transition` ("green→red"; "—" where absent),
     `band_changed`, `moved` (band changed or real change), then the account's other columns.
-    `.attrs` holds the two waves, the filters, thresholds and method, and `open_waves_note`: which of the two
-    waves are still collecting answers (their figures may still move), or "".
+    `.attrs` holds the two waves, the filters, thresholds and method (`open_waves_note(dataset, waves)` says whether
+    either wave is still collecting answers).
     """
     sc = scoped or scope(dataset, filters)
     t = _thresholds(red_below, green_above)
@@ -349,7 +349,6 @@ def compare_waves(
     out = out[first + rest].sort_values(["account_name", "account_id"], kind="stable", key=_name_key)
     out = out.reset_index(drop=True)
     out.attrs["waves"] = {"wave": wave, "compare_to": compare_to}
-    out.attrs["open_waves_note"] = open_waves_note(dataset, [compare_to, wave])  # "" when both waves are closed
     out.attrs["filters"] = sc.filters.to_dict()
     out.attrs["filter_warnings"] = list(sc.warnings)
     out.attrs["thresholds"] = {"red_below": t.red_below, "green_above": t.green_above}

@@ -122,3 +122,29 @@ def test_progress_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert progress_module.enabled()
     monkeypatch.setenv("HEATMAP_PROGRESS", "0")
     assert not progress_module.enabled()
+
+
+@pytest.mark.notebook
+def test_a_notebook_rendered_into_a_report_carries_no_progress(tmp_path: Path) -> None:
+    import nbformat
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import sys\n"
+            "from heatmap_lib.progress import progress\n"
+            "for stream in (sys.stderr, sys.stdout):\n"
+            "    bar = progress(2, 'heatmap step', stream=stream)\n"
+            "    bar.step('one')\n"
+            "    bar.step()\n"
+            "    bar.close()\n"
+            "print('done')"
+        )
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    papermill.execute_notebook(str(source), str(out), progress_bar=False, cwd=str(tmp_path))
+    outputs = nbformat.read(out, as_version=4).cells[0].outputs
+    assert [o.get("text") for o in outputs] == ["done\n"]  # the kernel's streams get no progress at all

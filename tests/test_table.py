@@ -71,20 +71,31 @@ def test_columns_formats_and_sorting(summary):
     assert len(names) == len(summary)
 
 
-def test_the_range_column_carries_the_small_sample_note(summary, tmp_path):
+def test_the_range_column_carries_the_small_sample_note(dataset, summary, tmp_path):
     from heatmap_lib.metrics import small_sample_note
+    from heatmap_lib.table import SILENT, range_template
 
     data = account_table(summary).source.data
-    ranges = dict(zip(data["account_id"], data["nps_range"], strict=True))
-    assert ranges["A3"] == "\u221252 to 52 (small sample: 4 answers)"  # 4 answers: flagged
-    assert ranges["A3"].endswith(f"({small_sample_note(4, short=True)})")
-    assert ranges['A/4 "q" <b>'] == ""  # silent: no interval
+    ranges = {
+        a: (lo, hi, n)
+        for a, lo, hi, n in zip(
+            data["account_id"], data["nps_range_low"], data["nps_range_high"], data["nps_small"], strict=True
+        )
+    }
+    assert ranges["A3"] == (-52, 52, 4)  # 4 answers: flagged, the note's count
+    assert ranges['A/4 "q" <b>'] == (SILENT, SILENT, 0)  # silent: no interval, an empty cell
+    assert ranges["A1"][2] == 5  # 5 answers: under 10, small too
+    relaxed = account_table(hm.account_summary(dataset, small_sample=5)).source.data  # the table's own threshold
+    assert dict(zip(relaxed["account_id"], relaxed["nps_small"], strict=True))["A1"] == 0
     one = Builder()
     one.scores(one.account("P1"), "influencer", [10])
     single = account_table(hm.account_summary(one.load(tmp_path / "d"))).source.data
-    assert single["nps_range"] == ["\u221248 to 98 (" + small_sample_note(1, short=True) + ")"]
-    col = next(c for c in account_table(summary).table.columns if c.field == "nps_range")
-    assert isinstance(col.formatter, StringFormatter)  # plain text, never HTML
+    assert (single["nps_range_low"][0], single["nps_range_high"][0], single["nps_small"][0]) == (-48, 98, 1)
+    template = range_template()  # the words come from metrics (the browser test renders them)
+    assert small_sample_note(1, short=True) in template and 'small sample: " + n + " answers' in template
+    col = next(c for c in account_table(summary).table.columns if c.title == "NPS 95% range")
+    assert isinstance(col.formatter, HTMLTemplateFormatter) and col.formatter.template == template
+    assert "<%=" not in template  # every value the cell shows is escaped
 
 
 def test_band_column_sorts_in_the_fixed_order_and_shows_only_fixed_values(summary):
