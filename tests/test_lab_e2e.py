@@ -6,6 +6,7 @@ Playwright on Debian's chromium, and saves a screenshot under test-artifacts/ as
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import socket
@@ -126,7 +127,8 @@ def _run_all(page, base: str, token: str, notebook: str) -> None:
         idle.wait_for(timeout=120_000)
         if accept.count():
             accept.first.click()
-            accept.first.wait_for(state="detached", timeout=30_000)
+            with contextlib.suppress(Exception):  # a dialog that stays is clicked again on the next round
+                accept.first.wait_for(state="detached", timeout=30_000)
             continue
         try:
             page.get_by_role("menuitem", name="Run", exact=True).click(timeout=30_000)

@@ -231,7 +231,8 @@
     put("hover_nps", function () { return new Float32Array(rows.map(function (i) { return fig.nps[i] === fig.nps[i] ? pyRound(fig.nps[i]) : 1000; })); });
     put("hover_nps_low", function () { return new Float32Array(rows.map(function (i) { return fig.nps_low[i] === fig.nps_low[i] ? pyRound(fig.nps_low[i]) : NaN; })); });
     put("hover_nps_high", function () { return new Float32Array(rows.map(function (i) { return fig.nps_high[i] === fig.nps_high[i] ? pyRound(fig.nps_high[i]) : NaN; })); });
-    put("hover_small", function () { return new Int8Array(rows.map(function (i) { return fig.small_sample[i]; })); });
+    // the answers behind a small sample (0: not one), as report.py sends it: the hover's note says how many
+    put("hover_small", function () { return new Int16Array(rows.map(function (i) { return fig.small_sample[i] ? Math.max(1, fig.responses[i]) : 0; })); });
     put("hover_rate", function () { return new Int16Array(rows.map(function (i) { return pyRound(fig.response_rate[i] * 100); })); });
     put("hover_responses", function () { return new Int32Array(rows.map(function (i) { return fig.responses[i]; })); });
     put("hover_invitations", function () { return new Int32Array(rows.map(function (i) { return fig.invitations[i]; })); });
