@@ -572,6 +572,18 @@ def _csv_columns(src: _Source) -> dict[str, str]:
     return columns
 
 
+def sheet_cell(v: object) -> str | None:
+    """A workbook cell's value as the text the contract reads (whole floats as integers, dates without 00:00:00)."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if hasattr(v, "isoformat"):
+        text = v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
+        return text.removesuffix(" 00:00:00")
+    return str(v)
+
+
 def _stage_excel(con: duckdb.DuckDBPyConnection, src: _Source, raw: str) -> None:
     import pyarrow as pa
     from python_calamine import CalamineWorkbook
@@ -584,22 +596,12 @@ def _stage_excel(con: duckdb.DuckDBPyConnection, src: _Source, raw: str) -> None
     while body and all(v in ("", None) for v in body[-1]):
         body.pop()  # trailing blank rows are formatting, not data
 
-    def cell(v: object) -> str | None:
-        if v is None or v == "":
-            return None
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        if hasattr(v, "isoformat"):
-            text = v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
-            return text.removesuffix(" 00:00:00")
-        return str(v)
-
     names = []
     for i, h in enumerate(header):
         names.append(h if h not in names and h.strip() else f"{h or 'column'}_{i + 1}")
     arrays = {"_row": pa.array(range(1, len(body) + 1), pa.int64())}
     for i, name in enumerate(names):
-        arrays[name] = pa.array([cell(r[i]) if i < len(r) else None for r in body], pa.string())
+        arrays[name] = pa.array([sheet_cell(r[i]) if i < len(r) else None for r in body], pa.string())
     staged = pa.table(arrays)  # noqa: F841  (read by DuckDB's replacement scan below)
     con.execute(f"CREATE TEMP TABLE {raw} AS SELECT * FROM staged")
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from .data import Dataset, OnError, Problem, _csv_lines, _lit, _message, _norm_header, _q, utf8_copy
+from .data import Dataset, OnError, Problem, _csv_lines, _lit, _message, _norm_header, _q, sheet_cell, utf8_copy
 from .exceptions import DataError, ValidationError
 from .schema import LOAD_ORDER, TABLES
 from .titles import TitleRules, load_title_rules, parse_title_rules
@@ -536,19 +536,9 @@ def _stage_xlsx(con: duckdb.DuckDBPyConnection, src: SourceSpec) -> list[str]:
         raise DataError(f"{src.label}: the sheet has fewer rows than its {src.header_rows} header rows")
     header = _unique_names(list(rows[src.header_row - 1]))
 
-    def cell(v: object) -> str | None:
-        if v is None or v == "":
-            return None
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        if hasattr(v, "isoformat"):
-            text = v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
-            return text.removesuffix(" 00:00:00")
-        return str(v)
-
     arrays = {"_rec": pa.array(range(1, len(rows) + 1), pa.int64())}
     for i, name in enumerate(header):
-        arrays[name] = pa.array([cell(r[i]) if i < len(r) else None for r in rows], pa.string())
+        arrays[name] = pa.array([sheet_cell(r[i]) if i < len(r) else None for r in rows], pa.string())
     staged = pa.table(arrays)  # noqa: F841  (read by DuckDB's replacement scan below)
     con.execute(f"CREATE TEMP TABLE {_q('file_' + src.name)} AS SELECT * FROM staged")
     return header
