@@ -226,7 +226,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
             a.get("account_manager") and f"Account manager {a['account_manager']}",
             a.get("tier"),
             a.get("region"),
-            a.get("renewal_date") is not None and f"Renewal {_e(a.get('renewal_date'))}",
+            pd.notna(a.get("renewal_date")) and f"Renewal {a.get('renewal_date')}",  # none: no "Renewal" at all
         )
         if v
     )

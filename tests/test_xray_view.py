@@ -88,3 +88,12 @@ def test_role_table_counts_people_and_answers_apart_and_names_excluded_roles(ds)
     assert "excluded by this report" in day_to_day and "Silent" not in day_to_day
     assert "Day-to-day users</b>: no contact invited at all" not in page
     assert "Influencers</b>: no contact invited at all" in page  # in scope, nobody invited: a real gap
+
+
+def test_the_header_names_a_renewal_only_when_the_account_has_one(builder, tmp_path):
+    builder.scores(builder.account("R1", renewal_date="2026-10-02"), "decision_maker", [9])
+    builder.scores(builder.account("R2", renewal_date=""), "decision_maker", [9])
+    ds = builder.load(tmp_path / "d")
+    with_date, without = xray_page(xray(ds, "R1")), xray_page(xray(ds, "R2"))
+    assert "Renewal 2026-10-02" in with_date
+    assert "Renewal " not in without.split("<h2>")[0] and "NaT" not in without
