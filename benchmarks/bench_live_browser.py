@@ -22,28 +22,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from common import ensure_demo
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the Lab and browser set-up the tests use
+from conftest import CHROMIUM, CHROMIUM_ARGS
+from lab_server import run_all, start_lab, stop_lab
 
 NOTEBOOK_CELLS = [
     "import ipywidgets as w\nfrom IPython.display import display\nfrom heatmap_lib.widgets import live_dashboard",
@@ -109,12 +99,6 @@ OPTIONS = """(label) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _notebook(folder: Path, data: Path) -> Path:
     cells = [
         {"cell_type": "code", "metadata": {}, "source": src.format(data=str(data)), "outputs": []}
@@ -130,64 +114,6 @@ def _notebook(folder: Path, data: Path) -> Path:
     path = folder / "live.ipynb"
     path.write_text(json.dumps(nb), encoding="utf-8")
     return path
-
-
-def _lab(folder: Path) -> tuple[subprocess.Popen, str, str]:
-    port, token = _free_port(), secrets.token_hex(16)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            f"--port={port}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={folder}",
-            "--LabApp.news_url=",
-            f"--LabApp.workspaces_dir={folder / 'lab-workspaces'}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(folder / "lab.log").open("w"),
-        cwd=folder,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            return proc, base, token
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit("JupyterLab did not start; see " + str(folder / "lab.log"))
-
-
-def _run_all(page: Any) -> None:
-    """Run every cell; accept Lab's kernel dialog and run again until every code cell has run."""
-    state = """() => {
-      const ps = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map((p) => p.textContent);
-      if (ps.some((t) => t.includes('*'))) return 'running';
-      return ps.length && ps.every((t) => /\\[\\d+\\]/.test(t)) ? 'done' : 'unrun';
-    }"""
-    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
-    accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-    for _ in range(4):
-        idle.wait_for(timeout=300_000)
-        if accept.count():
-            accept.first.click()
-            continue
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        try:
-            page.wait_for_function(f"({state})() !== 'unrun'", timeout=20_000)
-        except Exception:
-            continue
-        page.wait_for_function(f"({state})() !== 'running'", timeout=1_800_000)
-        if page.evaluate(state) == "done":
-            return
-    raise SystemExit("the benchmark notebook did not run")
 
 
 def _measure(page: Any, frames: list[tuple[float, int]], change: list[Any]) -> dict[str, float]:
@@ -221,10 +147,10 @@ def bench_size(accounts: int, repeat: int) -> list[tuple[str, dict[str, list[flo
     with tempfile.TemporaryDirectory(prefix="hm-live-bench-") as tmp:
         folder = Path(tmp)
         _notebook(folder, data)
-        proc, base, token = _lab(folder)
+        proc, base, token = start_lab(folder, folder)
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1600, "height": 1200})
                 frames: list[tuple[float, int]] = []
                 page.on(
@@ -234,9 +160,7 @@ def bench_size(accounts: int, repeat: int) -> list[tuple[str, dict[str, list[flo
                         lambda payload: frames.append((time.perf_counter(), len(payload))),
                     ),
                 )
-                page.goto(f"{base}/lab/tree/live.ipynb?token={token}")
-                page.locator(".jp-Notebook:visible").first.wait_for(timeout=120_000)
-                _run_all(page)
+                run_all(page, f"{base}/lab/tree/live.ipynb?token={token}", Path("test-artifacts"), 1_800_000)
                 page.wait_for_function("() => document.querySelector('.hm-bench-python') !== null", timeout=600_000)
                 if not page.evaluate(PROBES):
                     raise SystemExit("no chart or table data source found on the page")
@@ -269,8 +193,7 @@ def bench_size(accounts: int, repeat: int) -> list[tuple[str, dict[str, list[flo
                 page.screenshot(path=f"test-artifacts/bench-live-{accounts}.png", full_page=False)
                 browser.close()
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_lab(proc)
     return results
 
 

@@ -6,18 +6,12 @@ Playwright on Debian's chromium, and saves a screenshot under test-artifacts/ as
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS
+from lab_server import run_all, start_lab, stop_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -57,12 +51,6 @@ BUBBLE_POINT = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def lab(tmp_path):
     from heatmap_lib.demo import write_demo
@@ -73,85 +61,13 @@ def lab(tmp_path):
         shutil.copy(ROOT / "notebooks" / name, work / "notebooks")
     shutil.copytree(ROOT / "params", work / "params")
     write_demo(work / "data" / "demo", accounts=80, seed=5, fmt="csv")
-    port, token = _free_port(), secrets.token_hex(16)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            f"--port={port}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={work}",
-            "--LabApp.news_url=",
-            f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",  # no tabs restored from another test
-            "--ServerApp.open_browser=False",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "lab.log").open("w"),
-        cwd=work,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((tmp_path / "lab.log").read_text()) from None
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:])
+    proc, base, token = start_lab(work, tmp_path, timeout=60)
     yield base, token, work
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_lab(proc)
 
 
 def _run_all(page, base: str, token: str, notebook: str) -> None:
-    """Open the notebook and run every cell, until every code cell has run once (waiting on the page, not a clock)."""
-    page.goto(f"{base}/lab/tree/notebooks/{notebook}?token={token}")
-    page.locator(".jp-Notebook:visible").first.wait_for(timeout=60_000)
-    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
-    # Lab asks which kernel ("Select Kernel") when its list of kernels came late; accepting its default (Python 3)
-    # starts a new kernel, which forgets a run queued before. On a loaded machine "Run All" can also be taken
-    # before the session is wired up and do nothing. So: run all, and run again until every code cell has run.
-    accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-    for attempt in range(4):
-        idle.wait_for(timeout=120_000)
-        if accept.count():
-            accept.first.click()
-            with contextlib.suppress(Exception):  # a dialog that stays is clicked again on the next round
-                accept.first.wait_for(state="detached", timeout=30_000)
-            continue
-        try:
-            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=30_000)
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=30_000)
-            page.wait_for_function(f"({CELLS_STATE})() !== 'unrun'", timeout=20_000)
-            page.wait_for_function(f"({CELLS_STATE})() !== 'running'", timeout=300_000)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / f"lab-run-all-{attempt}.png"), full_page=False)
-            if attempt == 3:
-                raise
-            continue
-        if page.evaluate(CELLS_STATE) == "done":
-            return
-    raise AssertionError(f"the cells of {notebook} never all ran; see test-artifacts/lab-run-all-*.png")
-
-
-# Where the notebook's code cells are: some queued or running ("[*]"), all run ("[3]"), or some not run ("[ ]").
-CELLS_STATE = """() => {
-  const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map((p) => p.textContent);
-  if (prompts.some((t) => t.includes('*'))) return 'running';
-  if (prompts.length && prompts.every((t) => /\\[\\d+\\]/.test(t))) return 'done';
-  return 'unrun';
-}"""
+    run_all(page, f"{base}/lab/tree/notebooks/{notebook}?token={token}", ARTIFACTS)
 
 
 def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
