@@ -160,7 +160,7 @@ def bench_size(accounts: int, repeat: int) -> list[tuple[str, dict[str, list[flo
                         lambda payload: frames.append((time.perf_counter(), len(payload))),
                     ),
                 )
-                run_all(page, f"{base}/lab/tree/live.ipynb?token={token}", Path("test-artifacts"), 1_800_000)
+                run_all(page, base, token, "live.ipynb", Path("test-artifacts"), 1_800_000)
                 page.wait_for_function("() => document.querySelector('.hm-bench-python') !== null", timeout=600_000)
                 if not page.evaluate(PROBES):
                     raise SystemExit("no chart or table data source found on the page")

@@ -21,6 +21,13 @@ CELLS_STATE = """() => {
 }"""
 
 
+# The prompts of the notebook's code cells, in order ("[ ]:", "[*]:", "[3]:").
+PROMPTS = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map((p) => p.textContent)"
+
+# What cells printed to stderr, tracebacks included (Lab renders both with this type).
+ERROR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+
+
 def free_port() -> int:
     """A loopback port nobody listens on now."""
     with socket.socket() as s:
@@ -32,6 +39,13 @@ def start_lab(root: Path, scratch: Path, timeout: float = 120) -> tuple[subproce
     """Start JupyterLab serving `root` (its log and workspaces in `scratch`); return the process, URL and token."""
     port, token = free_port(), secrets.token_hex(16)
     log = scratch / "lab.log"
+    settings = scratch / "lab-user-settings" / "@jupyterlab"
+    for plugin, values in {
+        "apputils-extension/notification": '{"fetchNews": "false", "checkForUpdates": false}',  # no news toast
+        "notebook-extension/tracker": '{"autoStartDefaultKernel": true}',  # no "Select Kernel" dialog
+    }.items():
+        (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
+        (settings / f"{plugin}.jupyterlab-settings").write_text(values)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -45,7 +59,9 @@ def start_lab(root: Path, scratch: Path, timeout: float = 120) -> tuple[subproce
             f"--ServerApp.root_dir={root}",
             "--LabApp.news_url=",
             f"--LabApp.workspaces_dir={scratch / 'lab-workspaces'}",  # no tabs restored from another run
+            f"--LabApp.user_settings_dir={scratch / 'lab-user-settings'}",
             "--ServerApp.open_browser=False",
+            "--LabApp.expose_app_in_browser=True",  # `window.jupyterapp`: run_all waits on Lab's own kernel state
         ],
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
@@ -74,35 +90,48 @@ def stop_lab(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def run_all(page: Any, url: str, artifacts: Path, run_timeout_ms: int = 300_000) -> None:
-    """Open the notebook at `url` and run every cell, until every code cell has run once (waiting on the page).
+# Resolves when Lab's notebook widget has a kernel that is connected and idle (Lab started with
+# expose_app_in_browser, so its application object is `window.jupyterapp`).
+KERNEL_READY = """async () => {
+  const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!widget || !widget.sessionContext) return false;
+  await widget.sessionContext.ready;
+  const kernel = widget.sessionContext.session && widget.sessionContext.session.kernel;
+  return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
 
-    Lab asks which kernel ("Select Kernel") when its list of kernels came late; accepting its default (Python 3)
-    starts a new kernel, which forgets a run queued before. On a loaded machine "Run All" can also be taken before
-    the session is wired up and do nothing. So: run all, and run again until every code cell has run.
+
+def run_all(page: Any, base: str, token: str, notebook: str, artifacts: Path, run_timeout_ms: int = 300_000) -> None:
+    """Open `notebook` (a path below the server's root) in Lab and run every cell, waiting on the page until each
+    code cell has run once; on failure, raise with the cells' prompts and what the cells printed to stderr.
+
+    Runs start only once Lab's own session reports its kernel connected and idle: on a loaded machine a "Run All"
+    taken earlier can be lost (and Lab would ask "Select Kernel" if not told to start the default one). A run that
+    still does not start is tried again.
     """
-    page.goto(url)
+    page.goto(f"{base}/lab/tree/{notebook}?token={token}")
     page.locator(".jp-Notebook:visible").first.wait_for(timeout=60_000)
-    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-    for attempt in range(4):
-        idle.wait_for(timeout=120_000)
+    attempts = 5
+    for attempt in range(attempts):
         if accept.count():
             accept.first.click()
             with contextlib.suppress(Exception):  # a dialog that stays is clicked again on the next round
                 accept.first.wait_for(state="detached", timeout=30_000)
-            continue
         try:
-            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=30_000)
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=30_000)
-            page.wait_for_function(f"({CELLS_STATE})() !== 'unrun'", timeout=20_000)
+            page.wait_for_function(KERNEL_READY, timeout=120_000, polling=250)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_function(f"({CELLS_STATE})() !== 'unrun'", timeout=30_000)
             page.wait_for_function(f"({CELLS_STATE})() !== 'running'", timeout=run_timeout_ms)
         except Exception:
             artifacts.mkdir(exist_ok=True)
             page.screenshot(path=str(artifacts / f"lab-run-all-{attempt}.png"), full_page=False)
-            if attempt == 3:
-                raise
             continue
         if page.evaluate(CELLS_STATE) == "done":
             return
-    raise AssertionError(f"the cells of {url} never all ran; see {artifacts}/lab-run-all-*.png")
+    prompts = page.evaluate(PROMPTS)
+    errors = page.locator(ERROR_OUTPUT).all_inner_texts()
+    raise AssertionError(
+        f"the cells of {notebook} never all ran (prompts {prompts}); see {artifacts}/lab-run-all-*.png"
+        + ("; stderr output:\n" + "\n".join(errors)[-3000:] if errors else "")
+    )

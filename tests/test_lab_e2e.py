@@ -67,7 +67,7 @@ def lab(tmp_path):
 
 
 def _run_all(page, base: str, token: str, notebook: str) -> None:
-    run_all(page, f"{base}/lab/tree/notebooks/{notebook}?token={token}", ARTIFACTS)
+    run_all(page, base, token, f"notebooks/{notebook}", ARTIFACTS)
 
 
 def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
