@@ -67,8 +67,8 @@ def test_exports_and_heatmap_summary_carry_the_small_sample_note(builder, tmp_pa
         elif suffix == "json":
             got = pd.DataFrame(json.loads(out.read_text())["accounts"]).fillna("")
         else:
-            got = pd.read_excel(out, sheet_name="accounts", engine="openpyxl").fillna("")
-        assert got["nps_note"].tolist() == ["", note], suffix  # sorted by name: Many, One promoter
+            got = pd.read_excel(out, sheet_name="accounts", engine="openpyxl")
+        assert got["nps_note"].fillna("").tolist() == ["", note], suffix  # sorted by name: Many, One promoter
         cols = list(got.columns)
         assert cols.index("nps_note") == cols.index("small_sample") + 1
         assert got["nps_low"].round(1).tolist()[1] == -48.5
