@@ -132,21 +132,27 @@ class ExportPanel:
         """Write the chart or table as shown in `fmt` on a thread and show its download link; returns the file name.
 
         What is shown is captured at once (a filter change meanwhile does not change the file); `wait=True`
-        returns only once the file is written (for scripts and tests).
+        returns only once the file is written (for scripts and tests). Returns "" (and says why in the panel) when
+        the filters cannot be read.
         """
         d = self.dashboard
-        filters = d.filters
+        try:
+            filters = d.filters
+        except HeatmapError as exc:  # e.g. an end date before the start: nothing shown matches the widgets
+            self.status.value = _error(f"Nothing exported: {exc}")
+            return ""
         name = export_name(fmt, filters)
         shown = d._shown()
+        what = "chart" if fmt in CHART else f"table ({len(shown):,} row{'s' * (len(shown) != 1)})"
+        self.status.value = f'<span style="color:#555">⏳ Writing {html.escape(name)}, the {what} as shown…</span>'
         from .export import about
 
         info = about(d.dataset, shown)
         if fmt in CHART:
             from .static_export import export_caption, static_copy
 
-            copy = static_copy(d.chart)  # here, not on the thread: copying reads the live document
+            copy = static_copy(d.chart)  # here, not on the thread: copying re-homes the live models for a moment
             caption = export_caption(shown, info)
-            noun = "chart"
 
             def write(path: Path) -> None:
                 from .static_export import export_chart
@@ -159,18 +165,21 @@ class ExportPanel:
             frame = table_export_frame(d.table, shown)
             titles = {c.field: c.title for c in d.table.table.columns}
             info = {**info, "sort": sort_words(d.table.sort_state, titles), "rows": f"{len(frame):,}"}
-            noun = f"table ({len(frame):,} row{'s' * (len(frame) != 1)})"
 
             def write(path: Path) -> None:
                 write_table(frame, path, info, headers="words", comments=True)
 
-        self.status.value = f'<span style="color:#555">⏳ Writing {html.escape(name)}, the {noun} as shown…</span>'
         thread = threading.Thread(target=self._write, args=(fmt, name, write), daemon=True, name=f"export-{fmt}")
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         if wait:
             thread.join()
         return name
+
+    def wait(self) -> None:
+        """Return once every export started so far is written (or has failed)."""
+        for thread in self._threads:
+            thread.join()
 
     def _write(self, fmt: str, name: str, write: Callable[[Path], None]) -> None:
         try:

@@ -92,3 +92,15 @@ def test_with_the_sort_off_the_export_keeps_the_default_order(dashboard: Dashboa
     assert names == sorted(names, key=str.casefold)
     table = account_table(dashboard._shown())
     assert table.shown(dashboard._shown())["account_name"].tolist() == names
+
+
+def test_an_impossible_date_range_is_said_in_the_panel_and_nothing_is_written(dashboard: Dashboard):
+    panel = dashboard.panel
+    panel.by.value = "Dates"
+    try:
+        with panel.hold():
+            panel.start.value, panel.end.value = dt.date(2026, 3, 1), dt.date(2026, 1, 31)
+        assert dashboard.exports.export("csv", wait=True) == ""
+        assert "Nothing exported" in dashboard.exports.status.value and "start" in dashboard.exports.status.value
+    finally:
+        panel.by.value = "Waves"  # clears the dates
