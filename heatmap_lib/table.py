@@ -314,7 +314,8 @@ def account_table(
     """Build the account table: account, account manager, value, contacts invited, response rate, NPS, band.
 
     `role_columns=True` adds each role's NPS (from `account_summary(..., by_role=True)`). With `xray_href`, a
-    pattern such as "xray/{account_id}.html", each account name links to its X-Ray page.
+    pattern such as "xray/{account_id}.html", each account name links to its X-Ray page. Headers sort by seed 000's
+    rule once the layout shown is passed through `live_sort_ready` (the dashboard does), or after a data change.
     """
     source = ColumnDataSource(account_table_data(summary, role_columns=role_columns, xray_href=xray_href))
     columns = [
