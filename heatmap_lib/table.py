@@ -282,20 +282,20 @@ def _sort_script(table: DataTable, sort: TableSort, titles: dict[str, str]) -> C
     return CustomJS(args={"table": table, "sort": sort, "titles": titles}, code=code)
 
 
-def live_sort_ready(root: Any, table: AccountTable) -> Any:
-    """Put `root` (a layout holding `table`) in a document that runs the table's sort script when it is ready.
+def live_sort_ready(root: Any, *tables: AccountTable) -> Any:
+    """Put `root` (a layout holding `tables`) in a document that runs the tables' sort scripts when it is ready.
 
-    For jupyter_bokeh's BokehModel, which embeds the document `root` belongs to; returns `root`.
+    For jupyter_bokeh's BokehModel (or `file_html`), which embeds the document `root` belongs to; returns `root`.
     """
     from bokeh.document import Document
 
-    if table.sort_script is None:
-        return root
     doc = root.document
     if doc is None:
         doc = Document()
         doc.add_root(root)
-    doc.js_on_event("document_ready", table.sort_script)
+    for table in tables:
+        if table.sort_script is not None:
+            doc.js_on_event("document_ready", table.sort_script)
     return root
 
 
@@ -344,6 +344,18 @@ def account_table(
             TableColumn(field=field, title=title, formatter=_number("0.0"), width=90)
             for field, title in ROLE_COLUMNS.items()
         ]
+    table, sort, script = _seed_sorted(
+        source, columns, selectable=True, width=width, height=height, name="account_table"
+    )
+    return AccountTable(
+        table=table, source=source, role_columns=role_columns, xray_href=xray_href, sort=sort, sort_script=script
+    )
+
+
+def _seed_sorted(
+    source: ColumnDataSource, columns: list[TableColumn], **options: Any
+) -> tuple[DataTable, TableSort, CustomJS]:
+    """A DataTable whose headers sort by seed 000's rule (live_table_sort.js), its sort model and page script."""
     titles = {c.field: str(c.title) for c in columns if c.sortable}  # the columns seed 000's sort applies to
     for c in columns:
         c.sortable = False  # Bokeh's grid sorts nothing itself: live_table_sort.js does
@@ -352,19 +364,14 @@ def account_table(
         columns=columns,
         sortable=False,
         reorderable=False,
-        selectable=True,
         index_position=None,
-        width=width,
-        height=height,
-        name="account_table",
         stylesheets=[InlineStyleSheet(css=SORT_CSS)],
+        **options,
     )
     sort = TableSort()
     script = _sort_script(table, sort, titles)
     source.js_on_change("data", script)  # installs the sort on a view built after the document was ready
-    return AccountTable(
-        table=table, source=source, role_columns=role_columns, xray_href=xray_href, sort=sort, sort_script=script
-    )
+    return table, sort, script
 
 
 def update_table(table: AccountTable, summary: pd.DataFrame) -> AccountTable:
@@ -395,7 +402,8 @@ def not_surveyed_data(frame: pd.DataFrame) -> dict[str, Any]:
 def not_surveyed_table(frame: pd.DataFrame, *, width: int = 600, height: int = 250) -> AccountTable:
     """Build the not-surveyed list (accounts with no invitation in scope: blind spots), most valuable first.
 
-    `frame` is `metrics.not_surveyed(...)`; its order is kept.
+    `frame` is `metrics.not_surveyed(...)`; its order is kept until a header is clicked (seed 000's sort, as the
+    account table).
     """
     source = ColumnDataSource(not_surveyed_data(frame))
     columns = [
@@ -405,17 +413,8 @@ def not_surveyed_table(frame: pd.DataFrame, *, width: int = 600, height: int = 2
         TableColumn(field="account_manager", title="Account manager", formatter=StringFormatter(), width=180),
         TableColumn(field="value", title="Value", formatter=_number("0,0"), width=120),
     ]
-    table = DataTable(
-        source=source,
-        columns=columns,
-        sortable=True,
-        reorderable=False,
-        index_position=None,
-        width=width,
-        height=height,
-        name="not_surveyed_table",
-    )
-    return AccountTable(table=table, source=source)
+    table, sort, script = _seed_sorted(source, columns, width=width, height=height, name="not_surveyed_table")
+    return AccountTable(table=table, source=source, sort=sort, sort_script=script)
 
 
 def update_not_surveyed(table: AccountTable, frame: pd.DataFrame) -> AccountTable:

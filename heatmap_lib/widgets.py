@@ -668,7 +668,7 @@ class Dashboard:
         from .table import live_sort_ready
 
         layout = column(self.chart.figure, self.table.table, self.blind_table.table)
-        bokeh = BokehModel(live_sort_ready(layout, self.table))  # the table sorts by seed 000's rule
+        bokeh = BokehModel(live_sort_ready(layout, self.table, self.blind_table))  # tables sort by seed 000's rule
         hint = w.VBox(
             [
                 w.HTML("<i>Click a bubble or a table row to open that account's X-Ray beside the chart.</i>"),

@@ -104,3 +104,17 @@ def test_an_impossible_date_range_is_said_in_the_panel_and_nothing_is_written(da
         assert "Nothing exported" in dashboard.exports.status.value and "start" in dashboard.exports.status.value
     finally:
         panel.by.value = "Waves"  # clears the dates
+
+
+def test_the_not_surveyed_list_sorts_by_the_same_rule(dashboard: Dashboard):
+    blind = dashboard.blind_table
+    assert blind.table.sortable is False and blind.sort is not None and blind.sort_script is not None
+    assert blind.sort_script.args["titles"] == {
+        "account_sort": "Account",
+        "account_manager": "Account manager",
+        "value": "Value",
+    }
+    blind.sort.state = [("value", "asc")]
+    values = np.asarray(blind.source.data["value"], dtype=float)[shown_order(blind.source.data, blind.sort_state)]
+    known = values[~np.isnan(values)]
+    assert known.tolist() == sorted(known.tolist()) and np.isnan(values[len(known) :]).all()

@@ -144,6 +144,18 @@ def test_three_clicks_sort_ascending_descending_off_and_more_columns_add_sorts_w
     assert keys == sorted(keys)
     assert [r[0] for r in rows(page)] == [r[0] for r in grid_rows(page)][: len(rows(page))]  # the grid draws it
     clear_sort(page)
+    # the not-surveyed list (most valuable first) sorts by the same rule
+    blind = page.locator(".bk-DataTable").filter(
+        has_not=page.locator(".slick-header-column", has_text="Contacts invited")
+    )
+    value = blind.locator(".slick-header-column").filter(has_text=re.compile(r"^\s*Value"))
+    value.click()
+    blind.locator(".slick-header-column").filter(has_text=re.compile(r"^\s*Value ▲\s*$")).wait_for(timeout=30_000)
+    values = [float(r[2].replace(",", "")) for r in blind.locator(".slick-row").evaluate_all(ROWS) if r[2].strip()]
+    assert len(values) > 1 and values == sorted(values)
+    value.click()
+    value.click()
+    blind.locator(".slick-header-column").filter(has_text=re.compile(r"^\s*Value\s*$")).wait_for(timeout=30_000)
 
 
 def test_each_download_button_gives_a_file_that_opens_and_holds_what_is_shown(page: Any, tmp_path: Path) -> None:
