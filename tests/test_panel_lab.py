@@ -143,6 +143,12 @@ def test_three_clicks_sort_ascending_descending_off_and_more_columns_add_sorts_w
     keys = [(r[1].lower(), -r[2]) for r in grid_rows(page)]
     assert keys == sorted(keys)
     assert [r[0] for r in rows(page)] == [r[0] for r in grid_rows(page)][: len(rows(page))]  # the grid draws it
+    # a click on a sorted row opens that row's account
+    second = rows(page)[1][0]
+    table(page).locator(".slick-row .slick-cell.l0", has_text=second).first.click()
+    page.locator(".hx-xray h1", has_text=second).first.wait_for(timeout=60_000)
+    button(page, "Close").click()
+    page.locator(".hx-xray h1").first.wait_for(state="detached", timeout=30_000)
     clear_sort(page)
     # the not-surveyed list (most valuable first) sorts by the same rule
     blind = page.locator(".bk-DataTable").filter(
