@@ -16,6 +16,8 @@ function apply(view) {
   const grid = view.grid, provider = view.data;
   if (grid == null || provider == null) return;
   const state = sort.state.filter((s) => s[0] in titles);
+  if (!state.length && !view.__heatmap_marked) return;  // the grid shows the source's order, unmarked: nothing to do
+  view.__heatmap_marked = state.length > 0;
   const data = table.source.data;
   const base = Array.from(provider.index).sort((a, b) => a - b);  // the source's order: by account name
   const value = (key, k) => {
@@ -48,6 +50,7 @@ function install(view) {
   const update_grid = view.updateGrid;
   view._render_table = function () {
     render_table.call(view);
+    view.__heatmap_marked = true;  // a new grid: apply sets its headers and order, marked or not
     hook(view);
     apply(view);
   };
@@ -55,6 +58,7 @@ function install(view) {
     update_grid.call(view);
     apply(view);
   };
+  view.__heatmap_marked = true;
   hook(view);
   apply(view);
 }
