@@ -118,3 +118,21 @@ def test_the_not_surveyed_list_sorts_by_the_same_rule(dashboard: Dashboard):
     values = np.asarray(blind.source.data["value"], dtype=float)[shown_order(blind.source.data, blind.sort_state)]
     known = values[~np.isnan(values)]
     assert known.tolist() == sorted(known.tolist()) and np.isnan(values[len(known) :]).all()
+
+
+@pytest.mark.browser
+def test_the_panel_is_free_while_a_chart_is_written_and_says_so(dashboard: Dashboard):
+    from PIL import Image
+
+    from heatmap_lib import static_export
+
+    with static_export._lock:  # the browser is busy elsewhere: the export's thread waits for it
+        name = dashboard.exports.export("png")  # returns to the kernel at once
+        assert f"Writing {name}, the chart as shown" in dashboard.exports.status.value
+        assert "heatmap-download" not in dashboard.exports.status.value
+    dashboard.exports.wait()
+    assert f'download="{name}"' in dashboard.exports.status.value and "data:image/png;base64," in (
+        dashboard.exports.status.value
+    )
+    with Image.open(io.BytesIO(dashboard.exports.last["png"])) as png:
+        assert png.width >= 400 and png.height >= 300
