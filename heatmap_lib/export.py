@@ -137,14 +137,15 @@ def write_table(
     *,
     raw_csv: bool | None = None,
     headers: str = "names",
+    comments: bool = False,
 ) -> Path:
     """Write a table as .csv, .xlsx or .json (by suffix), atomically, with its provenance.
 
-    CSV: the table, preceded by `# key: value` lines only when rows were excluded or filters matched nothing
-    (read it back with `pandas.read_csv(path, comment="#")`); text cells that a spreadsheet would run as a formula
-    are neutralised (`csv_cell`) unless `raw_csv` (default: `raw_csv_wanted()`). xlsx: a formatted sheet (columns
-    as wide as their content, dates as dates, headers in words with `headers="words"`, else the column names that
-    pipelines read) and an "About" sheet.
+    CSV: the table, preceded by `# key: value` lines when rows were excluded or filters matched nothing, or always
+    with `comments=True` (read it back with `pandas.read_csv(path, comment="#")`); text cells that a spreadsheet
+    would run as a formula are neutralised (`csv_cell`) unless `raw_csv` (default: `raw_csv_wanted()`). xlsx: a
+    formatted sheet (columns as wide as their content, dates as dates, headers in words with `headers="words"`, else
+    the column names that pipelines read) and an "About" sheet.
     JSON: {"about": {...}, "<sheet>": [...]} (the rows under the sheet's name, "accounts" by default).
     """
     p = Path(path)
@@ -163,6 +164,8 @@ def write_table(
     try:
         if suffix == ".xlsx":
             _write_xlsx(df, tmp, dict(info or {}), sheet, words=headers == "words")
+        elif suffix == ".csv":
+            _write_csv(df, tmp, dict(info or {}), sheet, comments=comments)
         else:
             writers[suffix](df, tmp, dict(info or {}), sheet)
         tmp.chmod(0o666 & ~_umask())  # mkstemp makes owner-only files; outputs are shared like any other
@@ -196,9 +199,9 @@ def _umask() -> int:
     return mask
 
 
-def _write_csv(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str) -> None:
+def _write_csv(df: pd.DataFrame, path: Path, info: dict[str, Any], sheet: str, *, comments: bool = False) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        if info.get("excluded") or info.get("filter_warnings"):
+        if comments or info.get("excluded") or info.get("filter_warnings"):
             for key, value in info.items():
                 fh.write(f"# {key}: {_flat(value)}\n")
         df.to_csv(fh, index=False)

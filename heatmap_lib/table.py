@@ -4,8 +4,14 @@ Customer text is untrusted (DESIGN.md section 8). Plain text columns use `String
 text, never its HTML. The two HTML columns are built from values escaped here in Python: the account name
 (`html.escape`) and its X-Ray link (the account_id URL-quoted, then escaped as an attribute), interpolated by the
 template as they are; and the band, whose colour and label come from fixed sets and are escaped again by the
-template's `<%- %>`. Sorting works on the client (click a header; shift-click adds a column), by case-folded
-account name for the account column and in the fixed band order (green, yellow, red, gray) for the band column.
+template's `<%- %>`.
+
+Sorting follows seed 000 (templates/js/table_sort.js, the rule the offline snapshot's table uses): a header's first
+click sorts ascending, the second descending, the third turns that column's sort off; further columns add secondary
+sorts, each header showing its direction and priority ("NPS ▲2"); rows with no value come last either way. Bokeh's
+own sort is off; a CustomJS (templates/js/live_table_sort.js) re-orders the grid's rows in the page and writes the
+sort to a `TableSort` model, so the kernel knows the order shown (`AccountTable.shown`, for exports). The account
+column sorts by case-folded name, the band column in the fixed band order (green, yellow, red, gray).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource
+from bokeh.core.properties import Enum, List, String, Tuple
+from bokeh.model import DataModel
+from bokeh.models import ColumnDataSource, CustomJS, InlineStyleSheet
 from bokeh.models.widgets.tables import (  # (the submodule: visible to type checkers)
     DataTable,
     HTMLTemplateFormatter,
@@ -33,10 +41,13 @@ from .metrics import BAND_LABELS, BANDS, small_sample_note
 __all__ = [
     "ROLE_COLUMNS",
     "AccountTable",
+    "TableSort",
     "account_table",
     "account_table_data",
+    "live_sort_ready",
     "not_surveyed_data",
     "not_surveyed_table",
+    "shown_order",
     "update_not_surveyed",
     "update_table",
 ]
@@ -104,6 +115,7 @@ def _order(names: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
     return keys.sort_values(["n", "i"], kind="stable").index.to_numpy()
 
 
+SORT_CSS = ".slick-header-column { cursor: pointer } .hm-sort-mark { color: #1f3b57; font-weight: bold }"
 SILENT = -999  # `nps_range_low`/`nps_range_high` of an account nobody answered: no interval, an empty cell
 _MARK = 987654  # a count that stands for "n" in the plural note's words, so the words stay those of metrics
 
@@ -200,6 +212,8 @@ class AccountTable:
     source: ColumnDataSource
     role_columns: bool = False
     xray_href: str | None = None
+    sort: TableSort | None = None
+    sort_script: CustomJS | None = None
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(table, source)`."""
@@ -209,6 +223,80 @@ class AccountTable:
         """The account_ids of the selected rows."""
         ids = self.source.data["account_id"]
         return [ids[i] for i in self.source.selected.indices if 0 <= i < len(ids)]
+
+    @property
+    def sort_state(self) -> list[tuple[str, str]]:
+        """The sort shown in the page: (field, "asc"|"desc") pairs, main sort first ([]: by account name)."""
+        state: list[Any] = list(self.sort.state) if self.sort is not None else []  # type: ignore[call-overload]
+        return [(str(f), str(d)) for f, d in state]
+
+    def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` (the summary the table shows, one row per account) in the table's row order as shown."""
+        ids = np.asarray(self.source.data["account_id"], dtype=object)[shown_order(self.source.data, self.sort_state)]
+        by_id = frame.set_index(frame["account_id"].astype(str), drop=False)
+        out = by_id.loc[[str(i) for i in ids]].reset_index(drop=True)
+        out.attrs = dict(frame.attrs)
+        return out
+
+
+class TableSort(DataModel):
+    """The live table's sort, set by the page on a header click: [(field, "asc"|"desc"), ...], main sort first."""
+
+    state = List(Tuple(String, Enum("asc", "desc")), help="the sorted columns in priority order")
+
+
+def _missing(values: pd.Series) -> pd.Series:
+    """Which values count as none (table_sort.js `missing`): null, NaN and empty text."""
+    return values.isna() | values.astype(object).map(lambda v: isinstance(v, str) and v == "")
+
+
+def shown_order(data: Any, state: list[tuple[str, str]]) -> np.ndarray:
+    """Row positions of a table's source `data` in the order table_sort.js `order` shows them for `state`.
+
+    Each sorted column in turn, rows with no value last in either direction, text compared lower-cased; ties keep
+    the source's order (by account name).
+    """
+    n = len(data["account_id"])
+    keys: list[pd.Series] = []
+    ascending: list[bool] = []
+    for field, direction in state:
+        if field not in data:
+            continue
+        values = pd.Series(list(data[field]) if not isinstance(data[field], np.ndarray) else data[field])
+        text = values.map(lambda v: v.lower() if isinstance(v, str) else v)
+        keys += [_missing(values).astype(int), text.where(~_missing(values), None)]
+        ascending += [True, direction == "asc"]
+    if not keys:
+        return np.arange(n)
+    frame = pd.DataFrame({f"k{i}": k for i, k in enumerate(keys)})
+    return frame.sort_values(
+        list(frame.columns), ascending=ascending, kind="stable", na_position="last"
+    ).index.to_numpy()
+
+
+def _sort_script(table: DataTable, sort: TableSort, titles: dict[str, str]) -> CustomJS:
+    """The page script that sorts `table` by seed 000's rule and reports it in `sort` (live_table_sort.js)."""
+    from .offline import script
+
+    code = script("table_sort.js") + "\n" + script("live_table_sort.js")
+    return CustomJS(args={"table": table, "sort": sort, "titles": titles}, code=code)
+
+
+def live_sort_ready(root: Any, *tables: AccountTable) -> Any:
+    """Put `root` (a layout holding `tables`) in a document that runs the tables' sort scripts when it is ready.
+
+    For jupyter_bokeh's BokehModel (or `file_html`), which embeds the document `root` belongs to; returns `root`.
+    """
+    from bokeh.document import Document
+
+    doc = root.document
+    if doc is None:
+        doc = Document()
+        doc.add_root(root)
+    for table in tables:
+        if table.sort_script is not None:
+            doc.js_on_event("document_ready", table.sort_script)
+    return root
 
 
 def _number(fmt: str) -> NumberFormatter:
@@ -226,7 +314,8 @@ def account_table(
     """Build the account table: account, account manager, value, contacts invited, response rate, NPS, band.
 
     `role_columns=True` adds each role's NPS (from `account_summary(..., by_role=True)`). With `xray_href`, a
-    pattern such as "xray/{account_id}.html", each account name links to its X-Ray page.
+    pattern such as "xray/{account_id}.html", each account name links to its X-Ray page. Headers sort by seed 000's
+    rule once the layout shown is passed through `live_sort_ready` (the dashboard does), or after a data change.
     """
     source = ColumnDataSource(account_table_data(summary, role_columns=role_columns, xray_href=xray_href))
     columns = [
@@ -255,18 +344,34 @@ def account_table(
             TableColumn(field=field, title=title, formatter=_number("0.0"), width=90)
             for field, title in ROLE_COLUMNS.items()
         ]
+    table, sort, script = _seed_sorted(
+        source, columns, selectable=True, width=width, height=height, name="account_table"
+    )
+    return AccountTable(
+        table=table, source=source, role_columns=role_columns, xray_href=xray_href, sort=sort, sort_script=script
+    )
+
+
+def _seed_sorted(
+    source: ColumnDataSource, columns: list[TableColumn], **options: Any
+) -> tuple[DataTable, TableSort, CustomJS]:
+    """A DataTable whose headers sort by seed 000's rule (live_table_sort.js), its sort model and page script."""
+    titles = {c.field: str(c.title) for c in columns if c.sortable}  # the columns seed 000's sort applies to
+    for c in columns:
+        c.sortable = False  # Bokeh's grid sorts nothing itself: live_table_sort.js does
     table = DataTable(
         source=source,
         columns=columns,
-        sortable=True,  # also turns on multi-column sort (shift-click) in Bokeh's grid
+        sortable=False,
         reorderable=False,
-        selectable=True,
         index_position=None,
-        width=width,
-        height=height,
-        name="account_table",
+        stylesheets=[InlineStyleSheet(css=SORT_CSS)],
+        **options,
     )
-    return AccountTable(table=table, source=source, role_columns=role_columns, xray_href=xray_href)
+    sort = TableSort()
+    script = _sort_script(table, sort, titles)
+    source.js_on_change("data", script)  # installs the sort on a view built after the document was ready
+    return table, sort, script
 
 
 def update_table(table: AccountTable, summary: pd.DataFrame) -> AccountTable:
@@ -297,7 +402,8 @@ def not_surveyed_data(frame: pd.DataFrame) -> dict[str, Any]:
 def not_surveyed_table(frame: pd.DataFrame, *, width: int = 600, height: int = 250) -> AccountTable:
     """Build the not-surveyed list (accounts with no invitation in scope: blind spots), most valuable first.
 
-    `frame` is `metrics.not_surveyed(...)`; its order is kept.
+    `frame` is `metrics.not_surveyed(...)`; its order is kept until a header is clicked (seed 000's sort, as the
+    account table).
     """
     source = ColumnDataSource(not_surveyed_data(frame))
     columns = [
@@ -307,17 +413,8 @@ def not_surveyed_table(frame: pd.DataFrame, *, width: int = 600, height: int = 2
         TableColumn(field="account_manager", title="Account manager", formatter=StringFormatter(), width=180),
         TableColumn(field="value", title="Value", formatter=_number("0,0"), width=120),
     ]
-    table = DataTable(
-        source=source,
-        columns=columns,
-        sortable=True,
-        reorderable=False,
-        index_position=None,
-        width=width,
-        height=height,
-        name="not_surveyed_table",
-    )
-    return AccountTable(table=table, source=source)
+    table, sort, script = _seed_sorted(source, columns, width=width, height=height, name="not_surveyed_table")
+    return AccountTable(table=table, source=source, sort=sort, sort_script=script)
 
 
 def update_not_surveyed(table: AccountTable, frame: pd.DataFrame) -> AccountTable:

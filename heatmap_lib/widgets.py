@@ -397,6 +397,9 @@ class Dashboard:
         )
         self.table = account_table(shown, xray_href=xray_href)
         self.blind_table = not_surveyed_table(self.blind_spots)
+        from .panel_export import ExportPanel
+
+        self.exports = ExportPanel(self)  # the chart and the table as shown, as downloads
         self.xray_output = w.HTML()
         self.xray_account: str | None = None
         self.xray_close = w.Button(description="Close", icon="times", layout=w.Layout(width="90px"))
@@ -662,8 +665,16 @@ class Dashboard:
         from bokeh.layouts import column
         from jupyter_bokeh import BokehModel
 
-        bokeh = BokehModel(column(self.chart.figure, self.table.table, self.blind_table.table))
-        hint = w.HTML("<i>Click a bubble or a table row to open that account's X-Ray beside the chart.</i>")
+        from .table import live_sort_ready
+
+        layout = column(self.chart.figure, self.table.table, self.blind_table.table)
+        bokeh = BokehModel(live_sort_ready(layout, self.table, self.blind_table))  # tables sort by seed 000's rule
+        hint = w.VBox(
+            [
+                w.HTML("<i>Click a bubble or a table row to open that account's X-Ray beside the chart.</i>"),
+                self.exports.widget(),
+            ]
+        )
         movement = w.VBox(
             [
                 w.HTML("<b>Wave over wave</b>"),
