@@ -28,6 +28,7 @@ from bokeh.models import (
     CDSView,
     ColumnDataSource,
     CustomJS,
+    CustomJSFilter,
     GroupFilter,
     HoverTool,
     Node,
@@ -37,6 +38,7 @@ from bokeh.models import (
 from bokeh.models.annotations import Label, Legend, LegendItem, Span  # (submodules: visible to type checkers)
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
+from bokeh.transform import factor_cmap
 
 from .metrics import BAND_LABELS, BANDS, Guides, Thresholds, quadrant_guides, small_sample_note, small_sample_notes
 
@@ -57,6 +59,7 @@ __all__ = [
     "bubble_chart",
     "bubble_size",
     "bubble_source_data",
+    "draw_order",
     "format_money",
     "hover_lines",
     "trail_source_data",
@@ -127,6 +130,15 @@ function s(x) { const r = Math.round(x); return (r > 0 ? "+" : r < 0 ? "\\u2212"
 const verdict = code === 1 ? "real rise" : code === 2 ? "real drop" : "within noise";
 return s(d.nps_change[i]) + " (" + s(d.nps_change_low[i]) + " to " + s(d.nps_change_high[i]) + "), " + verdict + was;
 """
+# The bubble filter behind the legend: a band whose legend entry is hidden (its key renderer) is not drawn.
+BAND_FILTER_JS = """
+const hidden = new Set();
+keys.forEach(function (k, j) { if (!k.visible) hidden.add(bands[j]); });
+if (!hidden.size) return null;
+return Array.from(source.data.band, function (b) { return !hidden.has(b); });
+"""
+# Of the bubbles a click selected (all those under the pointer), the one drawn on top: the last row.
+TOP_SELECTED_JS = "(source.selected.indices.length ? Math.max(...source.selected.indices) : null)"
 TOOLTIPS = [
     ("Account", "@account_name"),
     ("Account manager", "@account_manager"),
@@ -341,8 +353,9 @@ def bubble_source_data(
 ) -> dict[str, Any]:
     """The chart's data source columns (`SOURCE_COLUMNS`, plus tier and region when present), one row per account.
 
-    Rows are ordered by bubble size, largest first (drawn first, so small bubbles stay on top): find an account's
-    row by its account_id, not by its position in the summary. Numbers stay numeric (numpy arrays, sent to the
+    Rows are in drawing order (`draw_order`: green, yellow, red, gray, and within a band largest first, so the
+    silent, red and small bubbles lie on top): find an account's row by its account_id, not by its position in
+    the summary. Numbers stay numeric (numpy arrays, sent to the
     browser in binary); the hover texts are preformatted. `x` is the plotted value: on a log axis, values <= 0
     are drawn at half the smallest positive value, and the hover says so. `band_label` names the band with its
     thresholds (default: the summary's `attrs["thresholds"]`); the band itself is the summary's, never recomputed.
@@ -384,9 +397,18 @@ def bubble_source_data(
     lines = _normalised(extra_hover)
     if lines is not None:
         data.update(_hover_line_data(lines, data["account_id"]))
-    # Largest bubbles first, so that small ones are drawn on top and stay visible (and clickable).
-    order = np.argsort(-data["size"], kind="stable")
+    # The draw order (one renderer draws its rows in order, later on top): bands green, yellow, red, gray, so the
+    # silent and red accounts lie over the others, and within a band largest first, so small bubbles stay visible.
+    # The hover shows the last row under the pointer and a click opens it: the bubble seen on top.
+    order = draw_order(data["band"], data["size"])
     return {k: _take(v, order) for k, v in data.items()}
+
+
+def draw_order(bands: Any, sizes: Any) -> np.ndarray:
+    """The rows in drawing order: by band (`BANDS`: green, yellow, red, gray; others first), then largest first."""
+    rank = {band: i for i, band in enumerate(BANDS)}
+    ranks = np.array([rank.get(b, -1) for b in np.asarray(bands, dtype=object).tolist()], dtype=np.int64)
+    return np.lexsort((-np.asarray(sizes, dtype=float), ranks))
 
 
 def _take(values: Any, order: np.ndarray) -> Any:
@@ -739,35 +761,35 @@ def bubble_chart(
 
     trails, trail_key = _trail_layer(fig, source, movement, trail_legend) if movement is not None else ((), None)
     labels = band_legend_labels(thresholds)
-    renderers: list[Any] = []
+    # ONE renderer draws every bubble, coloured by its band, in row order (`draw_order`): so the top bubble at the
+    # pointer is the last row there, the hover shows that one only and a click opens that same account.
+    keys: list[Any] = []
+    band_filter = CustomJSFilter(code=BAND_FILTER_JS)
+    bubbles = fig.scatter(  # type: ignore[call-arg]  # selection_line_width is missing from Bokeh's stub
+        x="x",
+        y="contacts_invited",
+        size="size",
+        source=source,
+        view=CDSView(filter=band_filter),
+        fill_color=factor_cmap("band", palette=[BAND_COLORS[b] for b in BANDS], factors=list(BANDS)),
+        fill_alpha=0.75,
+        line_color="#ffffff",
+        line_width=1,
+        hover_fill_alpha=1.0,
+        hover_line_color="#222222",
+        selection_fill_alpha=1.0,
+        selection_line_color="#000000",
+        selection_line_width=2,
+        nonselection_fill_alpha=0.25,
+        nonselection_line_alpha=0.25,
+        name="bubbles",
+    )
+    renderers: list[Any] = [bubbles]
     items = []
     for band in BANDS:
-        # One renderer per band (rather than legend_field, which orders the legend by data order, DESIGN 11):
-        # the legend always lists green, yellow, red, gray, even when a band has no account.
-        renderer = fig.scatter(  # type: ignore[call-arg]  # selection_line_width is missing from Bokeh's stub
-            x="x",
-            y="contacts_invited",
-            size="size",
-            source=source,
-            view=CDSView(filter=GroupFilter(column_name="band", group=band)),
-            fill_color=BAND_COLORS[band],
-            fill_alpha=0.75,
-            line_color="#ffffff",
-            line_width=1,
-            hover_fill_color=BAND_COLORS[band],
-            hover_fill_alpha=1.0,
-            hover_line_color="#222222",
-            selection_fill_alpha=1.0,
-            selection_line_color="#000000",
-            selection_line_width=2,
-            nonselection_fill_alpha=0.25,
-            nonselection_line_alpha=0.25,
-            name=f"band_{band}",
-        )
-        renderers.append(renderer)
         # Bokeh draws a legend swatch from the renderer's first visible point, so a band with no account would get
         # a label without a dot. Each entry uses a key renderer instead: one point at NaN (never drawn, ignored by
-        # the ranges), and hiding the key from the legend hides the band's bubbles.
+        # the ranges), and hiding the key from the legend hides the band's bubbles (through `band_filter`).
         key: Any = fig.scatter(
             x=[math.nan],
             y=[math.nan],
@@ -777,8 +799,11 @@ def bubble_chart(
             line_color="#ffffff",
             name=f"legend_{band}",
         )
-        key.js_on_change("visible", CustomJS(args={"bubbles": renderer}, code="bubbles.visible = cb_obj.visible"))
+        keys.append(key)
         items.append(LegendItem(label=fixed(labels[band]), renderers=[key]))
+    band_filter.args = {"keys": keys, "bands": list(BANDS)}
+    for key in keys:
+        key.js_on_change("visible", CustomJS(args={"filter": band_filter}, code="filter.change.emit()"))
     # The ranges follow the bubbles (not the legend keys at NaN), and an invisible frame of two points that
     # `_place` spreads over a unit box when no account is in scope: without data Bokeh cannot set the ranges.
     frame = fig.scatter(x=[math.nan], y=[math.nan], size=0, visible=False, name="empty_frame")
@@ -788,8 +813,14 @@ def bubble_chart(
     legend = Legend(items=items, title="NPS band", location="top_left", click_policy="hide")
     fig.add_layout(legend, "right")
 
-    # Default tooltips: Bokeh escapes each `@field` value, so customer text shows as text (DESIGN 8).
-    hover = HoverTool(renderers=renderers, tooltips=_tooltips(movement is not None, lines))
+    # Default tooltips: Bokeh escapes each `@field` value, so customer text shows as text (DESIGN 8). One tooltip:
+    # of the bubbles under the pointer, the last row (drawn on top).
+    hover = HoverTool(
+        renderers=renderers,
+        tooltips=_tooltips(movement is not None, lines),
+        sort_by=[("$index", "descending")],
+        limit=1,
+    )
     if movement is not None:
         hover.formatters = {"@direction": _change_hover(source)}
     fig.add_tools(hover)
@@ -797,7 +828,7 @@ def bubble_chart(
     if xray_href is not None:
         tap.callback = CustomJS(
             args={"source": source},
-            code="const i = source.selected.indices[0];"
+            code=f"const i = {TOP_SELECTED_JS};"
             "if (i != null && source.data.xray_href) { window.location.href = source.data.xray_href[i]; }",
         )
     fig.add_tools(tap)

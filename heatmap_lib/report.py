@@ -609,7 +609,7 @@ def _build_layout(
     from bokeh.models import CDSView, CustomJS, IndexFilter, SaveTool, TapTool
     from bokeh.models.annotations import Title
 
-    from .chart import bubble_chart, hover_lines, usage_hover
+    from .chart import TOP_SELECTED_JS, bubble_chart, hover_lines, usage_hover
 
     # the trails' colour key is in the page's controls (plain HTML), not a Bokeh legend: smaller page
     chart = bubble_chart(
@@ -641,7 +641,7 @@ def _build_layout(
         for tap in fig.select({"type": TapTool}):
             tap.callback = CustomJS(
                 args={"source": chart.source},
-                code="const i = source.selected.indices[0];"
+                code=f"const i = {TOP_SELECTED_JS};"  # of the bubbles under the click, the one drawn on top
                 "if (i != null && source.data.xray_href) {"
                 " window.open(source.data.xray_href[i], '_blank', 'noopener'); }",
             )

@@ -589,16 +589,12 @@ class Dashboard:
             self.open_xray(account_id)
 
     def top_bubble(self, indices: list[int]) -> int:
-        """Of the bubbles under a click, the one drawn on top.
+        """Of the bubbles under a click, the one drawn on top: the last row (the hover shows the same one).
 
-        Bands are drawn green, yellow, red, gray (so gray lies over red over the rest), and within a band rows go
-        largest first, so the later row is the smaller bubble on top.
+        One renderer draws the rows in order (`chart.draw_order`): bands green, yellow, red, gray (so gray lies
+        over red over the rest), and within a band largest first, so the later row is the bubble on top.
         """
-        from .chart import BANDS
-
-        rank = {band: i for i, band in enumerate(BANDS)}
-        bands = self.chart.source.data["band"]
-        return max(indices, key=lambda i: (rank.get(str(bands[i]), -1), i))
+        return max(indices)
 
     def _selected_row(self, attr: str, old: list[int], new: list[int]) -> None:
         if new:

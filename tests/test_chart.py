@@ -57,10 +57,23 @@ def test_one_bubble_per_surveyed_account(summary):
     assert len(summary) == 5
     assert sorted(data["account_id"]) == sorted(summary["account_id"])
     assert all(len(v) == len(summary) for v in data.values())
-    drawn = [r.view.filter.group for r in chart.renderers]
-    assert drawn == list(hm.BANDS)
-    # every row belongs to exactly one band renderer
+    (bubbles,) = chart.renderers  # one renderer draws them all, coloured by band
+    assert bubbles.glyph.fill_color.field == "band"
     assert sorted(data["band"]) == sorted(summary["band"])
+
+
+def test_rows_are_in_drawing_order_silent_and_red_on_top_small_over_large(summary):
+    data = bubble_chart(summary).source.data
+    rank = [list(hm.BANDS).index(b) for b in data["band"]]
+    assert rank == sorted(rank)  # green, yellow, red, gray: later rows are drawn on top
+    for band in hm.BANDS:
+        sizes = [s for s, b in zip(data["size"], data["band"], strict=True) if b == band]
+        assert sizes == sorted(sizes, reverse=True)  # within a band the smaller bubble lies on top
+
+
+def test_hover_shows_one_account_the_one_on_top(summary):
+    hover = next(t for t in bubble_chart(summary).figure.tools if isinstance(t, HoverTool))
+    assert hover.limit == 1 and list(hover.sort_by) == [("$index", "descending")]
 
 
 def test_source_holds_only_view_columns_and_no_personal_data(summary):
@@ -75,8 +88,8 @@ def test_source_holds_only_view_columns_and_no_personal_data(summary):
 
 def test_colours_and_legend_order_are_fixed(summary):
     chart = bubble_chart(summary)
-    fills = [r.glyph.fill_color for r in chart.renderers]
-    assert fills == [BAND_COLORS[b] for b in hm.BANDS]
+    colour = chart.renderers[0].glyph.fill_color.transform
+    assert dict(zip(colour.factors, colour.palette, strict=True)) == BAND_COLORS
     labels = legend_labels(chart)
     assert [lab.split(" ")[0] for lab in labels] == ["Positive", "Neutral", "Negative", "Silent"]
     assert labels[0] == "Positive (NPS > 10)"
@@ -84,7 +97,6 @@ def test_colours_and_legend_order_are_fixed(summary):
     # the data order differs (by name: green, red, yellow, gray, green) and does not matter
     reversed_chart = bubble_chart(summary.iloc[::-1].reset_index(drop=True))
     assert legend_labels(reversed_chart) == labels
-    assert [r.glyph.fill_color for r in reversed_chart.renderers] == fills
 
 
 def test_legend_lists_all_bands_even_when_one_is_absent(summary):
@@ -93,12 +105,14 @@ def test_legend_lists_all_bands_even_when_one_is_absent(summary):
     assert len(chart.legend.items) == 4
     assert [lab.split(" ")[0] for lab in legend_labels(chart)] == ["Positive", "Neutral", "Negative", "Silent"]
     # each entry's swatch comes from a key renderer with one (undrawn) point, so an absent band still gets its dot
-    for band, item, bubbles in zip(hm.BANDS, chart.legend.items, chart.renderers, strict=True):
+    band_filter = chart.renderers[0].view.filter
+    for band, item in zip(hm.BANDS, chart.legend.items, strict=True):
         (key,) = item.renderers
         assert key.glyph.fill_color == BAND_COLORS[band]
         assert len(key.data_source.data["x"]) == 1 and np.isnan(key.data_source.data["x"][0])
         (link,) = key.js_property_callbacks["change:visible"]
-        assert link.args["bubbles"] is bubbles  # hiding the legend entry hides the band's bubbles
+        assert link.args["filter"] is band_filter  # hiding the legend entry refilters the bubbles
+        assert band_filter.args["keys"][band_filter.args["bands"].index(band)] is key  # ... without that band
         assert key not in chart.figure.x_range.renderers
 
 
@@ -128,8 +142,7 @@ def test_sizes_in_the_chart_follow_response_rate(summary):
     silent = np.asarray(data["band"]) == "gray"
     assert silent.any() and np.all(size[silent] >= MIN_SIZE) and np.all(size[silent] > 0)
     assert np.all(size[~silent] > MIN_SIZE)
-    # small bubbles are drawn last (on top)
-    assert np.all(np.diff(size) <= 0)
+    # within a band, small bubbles are drawn last (on top): test_rows_are_in_drawing_order_...
 
 
 def test_quadrant_guides_sit_at_the_medians(summary):
