@@ -29,6 +29,7 @@ from bokeh.models import (
     ColumnDataSource,
     CustomJS,
     CustomJSFilter,
+    CustomJSTransform,
     GroupFilter,
     HoverTool,
     Node,
@@ -38,7 +39,7 @@ from bokeh.models import (
 from bokeh.models.annotations import Label, Legend, LegendItem, Span  # (submodules: visible to type checkers)
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
-from bokeh.transform import factor_cmap
+from bokeh.transform import factor_cmap, transform
 
 from .metrics import BAND_LABELS, BANDS, Guides, Thresholds, quadrant_guides, small_sample_note, small_sample_notes
 
@@ -55,11 +56,14 @@ __all__ = [
     "TRAIL_COLUMNS",
     "TRAIL_LABELS",
     "BubbleChart",
+    "Crowding",
     "band_legend_labels",
     "bubble_chart",
     "bubble_size",
     "bubble_source_data",
+    "crowding",
     "draw_order",
+    "drawn_size",
     "format_money",
     "hover_lines",
     "trail_source_data",
@@ -148,6 +152,110 @@ TOOLTIPS = [
     ("NPS", "@nps_text"),
     ("Band", "@band_label"),
 ]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# readable at every size (docs/decisions.md, "Readable at 300, 10k and 100k accounts")
+
+CROWD = 500  # up to this many bubbles the chart draws them as it always did; past it they shrink and fade
+SMALLEST_SCALE = 0.35  # the bubbles' diameter never shrinks below this share of MIN_SIZE..MAX_SIZE
+SMALLEST_DIAMETER = 4.0  # px: a silent bubble stays visible and clickable however many accounts are drawn
+CALM_ALPHA, FAINTEST_ALPHA, RISK_ALPHA, FAINTEST_RISK_ALPHA = 0.75, 0.15, 0.85, 0.45
+KEY_RATES = (0.1, 0.5, 1.0)  # the response rates of the size key's reference circles
+
+
+@dataclass(frozen=True)
+class Crowding:
+    """How the bubbles are drawn for `n` accounts: diameter scale and fill opacities (see `crowding`)."""
+
+    n: int
+    scale: float  # the bubbles' diameters are `bubble_size(rate) * scale`, at least SMALLEST_DIAMETER
+    calm_alpha: float  # green and yellow bubbles
+    risk_alpha: float  # red and gray bubbles: they stay strong, so the accounts at risk stand out of the crowd
+    line_width: float  # the white rim (none past a few thousand bubbles: rims turn a crowd white)
+
+
+def crowding(n: int) -> Crowding:
+    """The drawing of `n` bubbles: as before up to CROWD, then smaller (area ~ 1/n) and fainter green and yellow.
+
+    Overlapping faint bubbles add up, so a dense region reads darker: the bubbles are their own density layer.
+    Red and gray stay strong (RISK_ALPHA) up to 20 x CROWD, then fade more slowly than the calm bands, so that a
+    mass of red at 100k still shows its own density.
+    """
+    ratio = math.sqrt(CROWD / n) if n > CROWD else 1.0
+    scale = max(SMALLEST_SCALE, ratio)
+    calm = max(FAINTEST_ALPHA, CALM_ALPHA * ratio)
+    risk = CALM_ALPHA if n <= CROWD else max(FAINTEST_RISK_ALPHA, RISK_ALPHA * min(1.0, math.sqrt(20 * CROWD / n)))
+    return Crowding(
+        n=n,
+        scale=scale,
+        calm_alpha=calm,
+        risk_alpha=risk,
+        line_width=1.0 if n <= 4 * CROWD else 0.0,
+    )
+
+
+def drawn_size(diameters: Any, scale: float) -> np.ndarray:
+    """The diameters drawn at this crowding `scale` (what `SIZE_JS` computes in the browser)."""
+    return np.maximum(SMALLEST_DIAMETER, np.asarray(diameters, dtype=float) * scale)
+
+
+# The drawn diameter and the fill opacity, in the browser from the `size` and `band` columns and the chart's
+# crowding (the transforms' args): a change of crowding sends two numbers, not a column.
+SIZE_JS = "return xs.map(function (d) { return Math.max(smallest, d * scale); });"
+ALPHA_JS = 'return xs.map(function (b) { return b === "red" || b === "gray" ? risk : calm; });'
+
+
+def _size_key(width: int) -> tuple[Any, ColumnDataSource]:
+    """A strip under the chart: what response rate a bubble's size means (reference circles 10%, 50%, 100%)."""
+    from bokeh.models import Range1d
+
+    key = figure(
+        width=width,
+        height=64,
+        toolbar_location=None,
+        tools="",
+        x_range=Range1d(start=0, end=1),
+        y_range=Range1d(start=0, end=1),
+        min_border_left=10,
+        outline_line_color=None,
+        name="size_key",
+    )
+    key.axis.visible = False
+    key.grid.visible = False
+    xs = [0.36, 0.5, 0.66]
+    source = ColumnDataSource(
+        {
+            "x": xs,
+            "y": [0.5] * 3,
+            "size": bubble_size(np.array(KEY_RATES)),
+            "label_x": [x + 0.045 for x in xs],
+            "label": [f"{r:.0%}" for r in KEY_RATES],
+        }
+    )
+    key.scatter(x="x", y="y", size="size", source=source, fill_color="#bdbdbd", line_color="#616161", fill_alpha=0.6)
+    key.text(x="label_x", y="y", text="label", source=source, text_baseline="middle", text_font_size="10pt")
+    key.add_layout(
+        Label(
+            x=0.02,
+            y=0.5,
+            text="Bubble size: response rate",
+            text_baseline="middle",
+            text_font_size="10pt",
+            text_color="#444444",
+        )
+    )
+    return key, source
+
+
+def _crowd(chart: BubbleChart, n: int) -> None:
+    """Draw the chart's bubbles (and its size key) for `n` accounts (`crowding`)."""
+    c = crowding(n)
+    chart.size_transform.args = {"scale": c.scale, "smallest": SMALLEST_DIAMETER}
+    chart.alpha_transform.args = {"calm": c.calm_alpha, "risk": c.risk_alpha}
+    glyph: Any = chart.renderers[0].glyph
+    glyph.line_width = c.line_width
+    chart.size_key_source.data["size"] = drawn_size(bubble_size(np.array(KEY_RATES)), c.scale)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -671,6 +779,11 @@ class BubbleChart:
     trail_legend: Legend | None = None
     hover: HoverTool | None = None
     extra_hover: pd.DataFrame | None = None  # the extra hover lines (`hover_lines`), looked up on every update
+    currency: str | None = None  # named on the value axis and in the hover ("USD"); None: not named
+    size_transform: Any = None  # the bubbles' drawn diameter (`crowding`: scale, smallest)
+    alpha_transform: Any = None  # the bubbles' fill opacity by band (`crowding`: calm, risk)
+    size_key: Any = None  # the strip under the chart saying what a bubble's size means
+    size_key_source: Any = None
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(figure, source)`."""
@@ -716,6 +829,7 @@ def bubble_chart(
     movement: pd.DataFrame | None = None,
     trail_legend: bool = True,
     extra_hover: HoverLinesLike = None,
+    currency: str | None = None,
 ) -> BubbleChart:
     """Build the bubble chart of an account summary (one bubble per surveyed account).
 
@@ -732,6 +846,10 @@ def bubble_chart(
 
     `extra_hover` adds hover lines after the others, one per column (see `hover_lines`: plain text per account,
     escaped by Bokeh), for example each account's usage health (`usage_hover`).
+
+    `currency` ("USD", "EUR", ...) names the values' currency on the value axis and in the hover. The bubbles
+    shrink and the green and yellow ones fade past CROWD accounts (`crowding`), and `size_key` (a strip to show
+    under the figure) says what response rate a bubble's size means.
     """
     thresholds = thresholds if thresholds is not None else summary.attrs.get("thresholds")
     lines = _normalised(extra_hover)
@@ -749,7 +867,7 @@ def bubble_chart(
         width=width,
         height=height,
         x_axis_type="log" if log_x else "linear",
-        x_axis_label="Account value" + (" (log scale)" if log_x else ""),
+        x_axis_label=_value_label("Account value", currency) + (" (log scale)" if log_x else ""),
         y_axis_label="Footprint: contacts invited",
         tools="pan,wheel_zoom,box_zoom,reset,save",
         toolbar_location="above",
@@ -765,14 +883,16 @@ def bubble_chart(
     # pointer is the last row there, the hover shows that one only and a click opens that same account.
     keys: list[Any] = []
     band_filter = CustomJSFilter(code=BAND_FILTER_JS)
+    size_transform = CustomJSTransform(v_func=SIZE_JS)
+    alpha_transform = CustomJSTransform(v_func=ALPHA_JS)
     bubbles = fig.scatter(  # type: ignore[call-arg]  # selection_line_width is missing from Bokeh's stub
         x="x",
         y="contacts_invited",
-        size="size",
+        size=transform("size", size_transform),
         source=source,
         view=CDSView(filter=band_filter),
         fill_color=factor_cmap("band", palette=[BAND_COLORS[b] for b in BANDS], factors=list(BANDS)),
-        fill_alpha=0.75,
+        fill_alpha=transform("band", alpha_transform),
         line_color="#ffffff",
         line_width=1,
         hover_fill_alpha=1.0,
@@ -817,7 +937,7 @@ def bubble_chart(
     # of the bubbles under the pointer, the last row (drawn on top).
     hover = HoverTool(
         renderers=renderers,
-        tooltips=_tooltips(movement is not None, lines),
+        tooltips=_tooltips(movement is not None, lines, currency),
         sort_by=[("$index", "descending")],
         limit=1,
     )
@@ -867,6 +987,7 @@ def bubble_chart(
     )
     for label in (risk_label, expansion_label, empty_label):
         fig.add_layout(label)
+    key, key_source = _size_key(width)
     chart = BubbleChart(
         figure=fig,
         source=source,
@@ -884,14 +1005,26 @@ def bubble_chart(
         trail_legend=trail_key,
         hover=hover,
         extra_hover=lines,
+        currency=currency,
+        size_transform=size_transform,
+        alpha_transform=alpha_transform,
+        size_key=key,
+        size_key_source=key_source,
     )
+    _crowd(chart, len(data["account_id"]))
     _place(chart, data, g)
     return chart
 
 
-def _tooltips(movement: bool, lines: pd.DataFrame | None) -> list[tuple[str, str]]:
+def _value_label(label: str, currency: str | None) -> str:
+    """The label with its currency, "Account value (USD)"; the label alone without a currency."""
+    return f"{label} ({currency})" if currency else label
+
+
+def _tooltips(movement: bool, lines: pd.DataFrame | None, currency: str | None = None) -> list[tuple[str, str]]:
     change = [("NPS change", "@direction{custom}")] if movement else []
-    return [*TOOLTIPS, *change, *_hover_line_tooltips(lines)]
+    base = [(_value_label(name, currency), spec) if spec == "@value_text" else (name, spec) for name, spec in TOOLTIPS]
+    return [*base, *change, *_hover_line_tooltips(lines)]
 
 
 def _change_hover(source: ColumnDataSource) -> Any:
@@ -995,7 +1128,7 @@ def update_chart(
     if extra_hover is not None:
         object.__setattr__(chart, "extra_hover", _normalised(extra_hover))
         if chart.hover is not None:
-            chart.hover.tooltips = _tooltips(bool(chart.trails), chart.extra_hover)
+            chart.hover.tooltips = _tooltips(bool(chart.trails), chart.extra_hover, chart.currency)
     data = bubble_source_data(summary, log_x=chart.log_x, extra_hover=chart.extra_hover)
     if chart.xray_href is not None:
         data["xray_href"] = [xray_link(chart.xray_href, a) for a in data["account_id"]]
@@ -1005,6 +1138,7 @@ def update_chart(
             chart.trail_legend.title = _trail_title(movement)
     chart.source.selected.indices = []
     chart.source.data = data
+    _crowd(chart, len(data["account_id"]))
     labels = band_legend_labels(summary.attrs.get("thresholds"))
     items: list[Any] = list(chart.legend.items)
     for band, item in zip(BANDS, items, strict=True):

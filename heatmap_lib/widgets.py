@@ -343,6 +343,7 @@ class Dashboard:
         workspace: str | Path | None = None,
         play_rules: Any = True,
         xray_area: str = "beside",
+        currency: str | None = None,
     ) -> None:
         from .chart import bubble_chart, hover_lines
 
@@ -394,6 +395,7 @@ class Dashboard:
             guides=quadrant_guides(self.summary),
             movement=_or_empty(self.movement),
             extra_hover=self.extra_hover,
+            currency=currency,
         )
         self.table = account_table(shown, xray_href=xray_href)
         self.blind_table = not_surveyed_table(self.blind_spots)
@@ -658,7 +660,8 @@ class Dashboard:
         from bokeh.layouts import column
         from jupyter_bokeh import BokehModel
 
-        bokeh = BokehModel(column(self.chart.figure, self.table.table, self.blind_table.table))
+        parts = [self.chart.figure, self.chart.size_key, self.table.table, self.blind_table.table]
+        bokeh = BokehModel(column(parts))
         hint = w.HTML("<i>Click a bubble or a table row to open that account's X-Ray beside the chart.</i>")
         movement = w.VBox(
             [
@@ -699,12 +702,14 @@ def live_dashboard(
     workspace: str | Path | None = None,
     play_rules: Any = True,
     xray_area: str = "side",
+    currency: str | None = None,
 ) -> Dashboard:
     """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied.
 
     `wave` selects that wave in the panel (so the chart shows trails since `compare_to`, default the wave before).
     `extra_hover` adds hover lines per account (`chart.hover_lines`) after the usage health lines; `workspace`
-    adds the plays (see `Dashboard`); `xray_area` says where a clicked account's X-Ray opens (`XRAY_AREAS`).
+    adds the plays (see `Dashboard`); `xray_area` says where a clicked account's X-Ray opens (`XRAY_AREAS`);
+    `currency` ("USD") names the account values' currency on the chart's value axis and in its hover.
     """
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
@@ -728,6 +733,7 @@ def live_dashboard(
         workspace=workspace,
         play_rules=play_rules,
         xray_area=xray_area,
+        currency=currency,
     )
 
 

@@ -16,10 +16,14 @@ from heatmap_lib.chart import (
     FILTER_COLUMNS,
     MAX_SIZE,
     MIN_SIZE,
+    SMALLEST_DIAMETER,
+    SMALLEST_SCALE,
     SOURCE_COLUMNS,
     bubble_chart,
     bubble_size,
     bubble_source_data,
+    crowding,
+    drawn_size,
     update_chart,
     xray_file_name,
     xray_link,
@@ -263,3 +267,45 @@ def test_builds_on_the_demo_data(demo):
     chart = bubble_chart(summary)
     assert len(chart.source.data["account_id"]) == len(summary) > 50
     assert set(chart.source.data["band"]) <= set(hm.BANDS)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# readable at every size: crowding, the size key, the currency
+
+
+def test_bubbles_shrink_and_calm_bands_fade_past_a_crowd_but_risk_stays_strong():
+    few, crowd, huge = crowding(300), crowding(10_000), crowding(100_000)
+    assert (few.scale, few.calm_alpha, few.risk_alpha, few.line_width) == (1.0, 0.75, 0.75, 1.0)  # as before
+    assert few.scale > crowd.scale >= huge.scale >= SMALLEST_SCALE
+    assert few.calm_alpha > crowd.calm_alpha >= huge.calm_alpha > 0
+    assert crowd.risk_alpha > crowd.calm_alpha and huge.risk_alpha > huge.calm_alpha  # red and gray stand out
+    assert crowd.line_width == 0  # no white rims washing a crowd out
+    assert np.all(drawn_size(bubble_size(np.array([0.0, 1.0])), huge.scale) >= SMALLEST_DIAMETER)
+
+
+def test_the_chart_follows_the_number_of_accounts_drawn(summary):
+    chart = bubble_chart(summary)
+    assert chart.size_transform.args["scale"] == 1.0 and chart.alpha_transform.args["calm"] == 0.75
+    # the size key's circles are the sizes of 10%, 50% and 100% response
+    assert list(chart.size_key_source.data["label"]) == ["10%", "50%", "100%"]
+    assert np.allclose(chart.size_key_source.data["size"], bubble_size([0.1, 0.5, 1.0]))
+    many = pd.concat([summary.assign(account_id=summary["account_id"] + f"-{k}") for k in range(200)])
+    many.attrs = dict(summary.attrs)
+    update_chart(chart, many)  # 1,000 bubbles: a crowd
+    c = crowding(len(many))
+    assert chart.size_transform.args["scale"] == c.scale < 1
+    assert (chart.alpha_transform.args["calm"], chart.alpha_transform.args["risk"]) == (c.calm_alpha, c.risk_alpha)
+    assert np.allclose(chart.size_key_source.data["size"], drawn_size(bubble_size([0.1, 0.5, 1.0]), c.scale))
+    update_chart(chart, summary)
+    assert chart.size_transform.args["scale"] == 1.0
+
+
+def test_the_value_axis_and_hover_name_the_currency(summary):
+    plain = bubble_chart(summary)
+    assert plain.figure.xaxis[0].axis_label == "Account value"
+    assert ("Value", "@value_text") in plain.hover.tooltips
+    chart = bubble_chart(summary, currency="EUR", log_x=True, extra_hover={"Note": pd.Series({"A1": "x"})})
+    assert chart.figure.xaxis[0].axis_label == "Account value (EUR) (log scale)"
+    assert ("Value (EUR)", "@value_text") in chart.hover.tooltips
+    update_chart(chart, summary, extra_hover={"Other": pd.Series({"A1": "y"})})  # the hover is rebuilt, still EUR
+    assert ("Value (EUR)", "@value_text") in chart.hover.tooltips
