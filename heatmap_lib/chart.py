@@ -28,6 +28,8 @@ from bokeh.models import (
     CDSView,
     ColumnDataSource,
     CustomJS,
+    CustomJSFilter,
+    CustomJSTransform,
     GroupFilter,
     HoverTool,
     Node,
@@ -37,6 +39,7 @@ from bokeh.models import (
 from bokeh.models.annotations import Label, Legend, LegendItem, Span  # (submodules: visible to type checkers)
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
+from bokeh.transform import factor_cmap, transform
 
 from .metrics import BAND_LABELS, BANDS, Guides, Thresholds, quadrant_guides, small_sample_note, small_sample_notes
 
@@ -53,10 +56,14 @@ __all__ = [
     "TRAIL_COLUMNS",
     "TRAIL_LABELS",
     "BubbleChart",
+    "Crowding",
     "band_legend_labels",
     "bubble_chart",
     "bubble_size",
     "bubble_source_data",
+    "crowding",
+    "draw_order",
+    "drawn_size",
     "format_money",
     "hover_lines",
     "trail_source_data",
@@ -127,6 +134,15 @@ function s(x) { const r = Math.round(x); return (r > 0 ? "+" : r < 0 ? "\\u2212"
 const verdict = code === 1 ? "real rise" : code === 2 ? "real drop" : "within noise";
 return s(d.nps_change[i]) + " (" + s(d.nps_change_low[i]) + " to " + s(d.nps_change_high[i]) + "), " + verdict + was;
 """
+# The bubble filter behind the legend: a band whose legend entry is hidden (its key renderer) is not drawn.
+BAND_FILTER_JS = """
+const hidden = new Set();
+keys.forEach(function (k, j) { if (!k.visible) hidden.add(bands[j]); });
+if (!hidden.size) return null;
+return Array.from(source.data.band, function (b) { return !hidden.has(b); });
+"""
+# Of the bubbles a click selected (all those under the pointer), the one drawn on top: the last row.
+TOP_SELECTED_JS = "(source.selected.indices.length ? Math.max(...source.selected.indices) : null)"
 TOOLTIPS = [
     ("Account", "@account_name"),
     ("Account manager", "@account_manager"),
@@ -136,6 +152,110 @@ TOOLTIPS = [
     ("NPS", "@nps_text"),
     ("Band", "@band_label"),
 ]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# readable at every size (docs/decisions.md, "Readable at 300, 10k and 100k accounts")
+
+CROWD = 500  # up to this many bubbles the chart draws them as it always did; past it they shrink and fade
+SMALLEST_SCALE = 0.35  # the bubbles' diameter never shrinks below this share of MIN_SIZE..MAX_SIZE
+SMALLEST_DIAMETER = 4.0  # px: a silent bubble stays visible and clickable however many accounts are drawn
+CALM_ALPHA, FAINTEST_ALPHA, RISK_ALPHA, FAINTEST_RISK_ALPHA = 0.75, 0.15, 0.85, 0.45
+KEY_RATES = (0.1, 0.5, 1.0)  # the response rates of the size key's reference circles
+
+
+@dataclass(frozen=True)
+class Crowding:
+    """How the bubbles are drawn for `n` accounts: diameter scale and fill opacities (see `crowding`)."""
+
+    n: int
+    scale: float  # the bubbles' diameters are `bubble_size(rate) * scale`, at least SMALLEST_DIAMETER
+    calm_alpha: float  # green and yellow bubbles
+    risk_alpha: float  # red and gray bubbles: they stay strong, so the accounts at risk stand out of the crowd
+    line_width: float  # the white rim (none past a few thousand bubbles: rims turn a crowd white)
+
+
+def crowding(n: int) -> Crowding:
+    """The drawing of `n` bubbles: as before up to CROWD, then smaller (area ~ 1/n) and fainter green and yellow.
+
+    Overlapping faint bubbles add up, so a dense region reads darker: the bubbles are their own density layer.
+    Red and gray stay strong (RISK_ALPHA) up to 20 x CROWD, then fade more slowly than the calm bands, so that a
+    mass of red at 100k still shows its own density.
+    """
+    ratio = math.sqrt(CROWD / n) if n > CROWD else 1.0
+    scale = max(SMALLEST_SCALE, ratio)
+    calm = max(FAINTEST_ALPHA, CALM_ALPHA * ratio)
+    risk = CALM_ALPHA if n <= CROWD else max(FAINTEST_RISK_ALPHA, RISK_ALPHA * min(1.0, math.sqrt(20 * CROWD / n)))
+    return Crowding(
+        n=n,
+        scale=scale,
+        calm_alpha=calm,
+        risk_alpha=risk,
+        line_width=1.0 if n <= 4 * CROWD else 0.0,
+    )
+
+
+def drawn_size(diameters: Any, scale: float) -> np.ndarray:
+    """The diameters drawn at this crowding `scale` (what `SIZE_JS` computes in the browser)."""
+    return np.maximum(SMALLEST_DIAMETER, np.asarray(diameters, dtype=float) * scale)
+
+
+# The drawn diameter and the fill opacity, in the browser from the `size` and `band` columns and the chart's
+# crowding (the transforms' args): a change of crowding sends two numbers, not a column.
+SIZE_JS = "return xs.map(function (d) { return Math.max(smallest, d * scale); });"
+ALPHA_JS = 'return xs.map(function (b) { return b === "red" || b === "gray" ? risk : calm; });'
+
+
+def _size_key(width: int) -> tuple[Any, ColumnDataSource]:
+    """A strip under the chart: what response rate a bubble's size means (reference circles 10%, 50%, 100%)."""
+    from bokeh.models import Range1d
+
+    key = figure(
+        width=width,
+        height=64,
+        toolbar_location=None,
+        tools="",
+        x_range=Range1d(start=0, end=1),
+        y_range=Range1d(start=0, end=1),
+        min_border_left=10,
+        outline_line_color=None,
+        name="size_key",
+    )
+    key.axis.visible = False
+    key.grid.visible = False
+    xs = [0.36, 0.5, 0.66]
+    source = ColumnDataSource(
+        {
+            "x": xs,
+            "y": [0.5] * 3,
+            "size": bubble_size(np.array(KEY_RATES)),
+            "label_x": [x + 0.045 for x in xs],
+            "label": [f"{r:.0%}" for r in KEY_RATES],
+        }
+    )
+    key.scatter(x="x", y="y", size="size", source=source, fill_color="#bdbdbd", line_color="#616161", fill_alpha=0.6)
+    key.text(x="label_x", y="y", text="label", source=source, text_baseline="middle", text_font_size="10pt")
+    key.add_layout(
+        Label(
+            x=0.02,
+            y=0.5,
+            text="Bubble size: response rate",
+            text_baseline="middle",
+            text_font_size="10pt",
+            text_color="#444444",
+        )
+    )
+    return key, source
+
+
+def _crowd(chart: BubbleChart, n: int) -> None:
+    """Draw the chart's bubbles (and its size key) for `n` accounts (`crowding`)."""
+    c = crowding(n)
+    chart.size_transform.args = {"scale": c.scale, "smallest": SMALLEST_DIAMETER}
+    chart.alpha_transform.args = {"calm": c.calm_alpha, "risk": c.risk_alpha}
+    glyph: Any = chart.renderers[0].glyph
+    glyph.line_width = c.line_width
+    chart.size_key_source.data["size"] = drawn_size(bubble_size(np.array(KEY_RATES)), c.scale)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -341,8 +461,9 @@ def bubble_source_data(
 ) -> dict[str, Any]:
     """The chart's data source columns (`SOURCE_COLUMNS`, plus tier and region when present), one row per account.
 
-    Rows are ordered by bubble size, largest first (drawn first, so small bubbles stay on top): find an account's
-    row by its account_id, not by its position in the summary. Numbers stay numeric (numpy arrays, sent to the
+    Rows are in drawing order (`draw_order`: green, yellow, red, gray, and within a band largest first, so the
+    silent, red and small bubbles lie on top): find an account's row by its account_id, not by its position in
+    the summary. Numbers stay numeric (numpy arrays, sent to the
     browser in binary); the hover texts are preformatted. `x` is the plotted value: on a log axis, values <= 0
     are drawn at half the smallest positive value, and the hover says so. `band_label` names the band with its
     thresholds (default: the summary's `attrs["thresholds"]`); the band itself is the summary's, never recomputed.
@@ -384,9 +505,18 @@ def bubble_source_data(
     lines = _normalised(extra_hover)
     if lines is not None:
         data.update(_hover_line_data(lines, data["account_id"]))
-    # Largest bubbles first, so that small ones are drawn on top and stay visible (and clickable).
-    order = np.argsort(-data["size"], kind="stable")
+    # The draw order (one renderer draws its rows in order, later on top): bands green, yellow, red, gray, so the
+    # silent and red accounts lie over the others, and within a band largest first, so small bubbles stay visible.
+    # The hover shows the last row under the pointer and a click opens it: the bubble seen on top.
+    order = draw_order(data["band"], data["size"])
     return {k: _take(v, order) for k, v in data.items()}
+
+
+def draw_order(bands: Any, sizes: Any) -> np.ndarray:
+    """The rows in drawing order: by band (`BANDS`: green, yellow, red, gray; others first), then largest first."""
+    rank = {band: i for i, band in enumerate(BANDS)}
+    ranks = np.array([rank.get(b, -1) for b in np.asarray(bands, dtype=object).tolist()], dtype=np.int64)
+    return np.lexsort((-np.asarray(sizes, dtype=float), ranks))
 
 
 def _take(values: Any, order: np.ndarray) -> Any:
@@ -649,6 +779,11 @@ class BubbleChart:
     trail_legend: Legend | None = None
     hover: HoverTool | None = None
     extra_hover: pd.DataFrame | None = None  # the extra hover lines (`hover_lines`), looked up on every update
+    currency: str | None = None  # named on the value axis and in the hover ("USD"); None: not named
+    size_transform: Any = None  # the bubbles' drawn diameter (`crowding`: scale, smallest)
+    alpha_transform: Any = None  # the bubbles' fill opacity by band (`crowding`: calm, risk)
+    size_key: Any = None  # the strip under the chart saying what a bubble's size means
+    size_key_source: Any = None
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(figure, source)`."""
@@ -694,6 +829,7 @@ def bubble_chart(
     movement: pd.DataFrame | None = None,
     trail_legend: bool = True,
     extra_hover: HoverLinesLike = None,
+    currency: str | None = None,
 ) -> BubbleChart:
     """Build the bubble chart of an account summary (one bubble per surveyed account).
 
@@ -710,6 +846,10 @@ def bubble_chart(
 
     `extra_hover` adds hover lines after the others, one per column (see `hover_lines`: plain text per account,
     escaped by Bokeh), for example each account's usage health (`usage_hover`).
+
+    `currency` ("USD", "EUR", ...) names the values' currency on the value axis and in the hover. The bubbles
+    shrink and the green and yellow ones fade past CROWD accounts (`crowding`), and `size_key` (a strip to show
+    under the figure) says what response rate a bubble's size means.
     """
     thresholds = thresholds if thresholds is not None else summary.attrs.get("thresholds")
     lines = _normalised(extra_hover)
@@ -727,7 +867,7 @@ def bubble_chart(
         width=width,
         height=height,
         x_axis_type="log" if log_x else "linear",
-        x_axis_label="Account value" + (" (log scale)" if log_x else ""),
+        x_axis_label=_value_label("Account value", currency) + (" (log scale)" if log_x else ""),
         y_axis_label="Footprint: contacts invited",
         tools="pan,wheel_zoom,box_zoom,reset,save",
         toolbar_location="above",
@@ -739,35 +879,37 @@ def bubble_chart(
 
     trails, trail_key = _trail_layer(fig, source, movement, trail_legend) if movement is not None else ((), None)
     labels = band_legend_labels(thresholds)
-    renderers: list[Any] = []
+    # ONE renderer draws every bubble, coloured by its band, in row order (`draw_order`): so the top bubble at the
+    # pointer is the last row there, the hover shows that one only and a click opens that same account.
+    keys: list[Any] = []
+    band_filter = CustomJSFilter(code=BAND_FILTER_JS)
+    size_transform = CustomJSTransform(v_func=SIZE_JS)
+    alpha_transform = CustomJSTransform(v_func=ALPHA_JS)
+    bubbles = fig.scatter(  # type: ignore[call-arg]  # selection_line_width is missing from Bokeh's stub
+        x="x",
+        y="contacts_invited",
+        size=transform("size", size_transform),
+        source=source,
+        view=CDSView(filter=band_filter),
+        fill_color=factor_cmap("band", palette=[BAND_COLORS[b] for b in BANDS], factors=list(BANDS)),
+        fill_alpha=transform("band", alpha_transform),
+        line_color="#ffffff",
+        line_width=1,
+        hover_fill_alpha=1.0,
+        hover_line_color="#222222",
+        selection_fill_alpha=1.0,
+        selection_line_color="#000000",
+        selection_line_width=2,
+        nonselection_fill_alpha=0.25,
+        nonselection_line_alpha=0.25,
+        name="bubbles",
+    )
+    renderers: list[Any] = [bubbles]
     items = []
     for band in BANDS:
-        # One renderer per band (rather than legend_field, which orders the legend by data order, DESIGN 11):
-        # the legend always lists green, yellow, red, gray, even when a band has no account.
-        renderer = fig.scatter(  # type: ignore[call-arg]  # selection_line_width is missing from Bokeh's stub
-            x="x",
-            y="contacts_invited",
-            size="size",
-            source=source,
-            view=CDSView(filter=GroupFilter(column_name="band", group=band)),
-            fill_color=BAND_COLORS[band],
-            fill_alpha=0.75,
-            line_color="#ffffff",
-            line_width=1,
-            hover_fill_color=BAND_COLORS[band],
-            hover_fill_alpha=1.0,
-            hover_line_color="#222222",
-            selection_fill_alpha=1.0,
-            selection_line_color="#000000",
-            selection_line_width=2,
-            nonselection_fill_alpha=0.25,
-            nonselection_line_alpha=0.25,
-            name=f"band_{band}",
-        )
-        renderers.append(renderer)
         # Bokeh draws a legend swatch from the renderer's first visible point, so a band with no account would get
         # a label without a dot. Each entry uses a key renderer instead: one point at NaN (never drawn, ignored by
-        # the ranges), and hiding the key from the legend hides the band's bubbles.
+        # the ranges), and hiding the key from the legend hides the band's bubbles (through `band_filter`).
         key: Any = fig.scatter(
             x=[math.nan],
             y=[math.nan],
@@ -777,8 +919,11 @@ def bubble_chart(
             line_color="#ffffff",
             name=f"legend_{band}",
         )
-        key.js_on_change("visible", CustomJS(args={"bubbles": renderer}, code="bubbles.visible = cb_obj.visible"))
+        keys.append(key)
         items.append(LegendItem(label=fixed(labels[band]), renderers=[key]))
+    band_filter.args = {"keys": keys, "bands": list(BANDS)}
+    for key in keys:
+        key.js_on_change("visible", CustomJS(args={"filter": band_filter}, code="filter.change.emit()"))
     # The ranges follow the bubbles (not the legend keys at NaN), and an invisible frame of two points that
     # `_place` spreads over a unit box when no account is in scope: without data Bokeh cannot set the ranges.
     frame = fig.scatter(x=[math.nan], y=[math.nan], size=0, visible=False, name="empty_frame")
@@ -788,8 +933,14 @@ def bubble_chart(
     legend = Legend(items=items, title="NPS band", location="top_left", click_policy="hide")
     fig.add_layout(legend, "right")
 
-    # Default tooltips: Bokeh escapes each `@field` value, so customer text shows as text (DESIGN 8).
-    hover = HoverTool(renderers=renderers, tooltips=_tooltips(movement is not None, lines))
+    # Default tooltips: Bokeh escapes each `@field` value, so customer text shows as text (DESIGN 8). One tooltip:
+    # of the bubbles under the pointer, the last row (drawn on top).
+    hover = HoverTool(
+        renderers=renderers,
+        tooltips=_tooltips(movement is not None, lines, currency),
+        sort_by=[("$index", "descending")],
+        limit=1,
+    )
     if movement is not None:
         hover.formatters = {"@direction": _change_hover(source)}
     fig.add_tools(hover)
@@ -797,7 +948,7 @@ def bubble_chart(
     if xray_href is not None:
         tap.callback = CustomJS(
             args={"source": source},
-            code="const i = source.selected.indices[0];"
+            code=f"const i = {TOP_SELECTED_JS};"
             "if (i != null && source.data.xray_href) { window.location.href = source.data.xray_href[i]; }",
         )
     fig.add_tools(tap)
@@ -836,6 +987,7 @@ def bubble_chart(
     )
     for label in (risk_label, expansion_label, empty_label):
         fig.add_layout(label)
+    key, key_source = _size_key(width)
     chart = BubbleChart(
         figure=fig,
         source=source,
@@ -853,14 +1005,26 @@ def bubble_chart(
         trail_legend=trail_key,
         hover=hover,
         extra_hover=lines,
+        currency=currency,
+        size_transform=size_transform,
+        alpha_transform=alpha_transform,
+        size_key=key,
+        size_key_source=key_source,
     )
+    _crowd(chart, len(data["account_id"]))
     _place(chart, data, g)
     return chart
 
 
-def _tooltips(movement: bool, lines: pd.DataFrame | None) -> list[tuple[str, str]]:
+def _value_label(label: str, currency: str | None) -> str:
+    """The label with its currency, "Account value (USD)"; the label alone without a currency."""
+    return f"{label} ({currency})" if currency else label
+
+
+def _tooltips(movement: bool, lines: pd.DataFrame | None, currency: str | None = None) -> list[tuple[str, str]]:
     change = [("NPS change", "@direction{custom}")] if movement else []
-    return [*TOOLTIPS, *change, *_hover_line_tooltips(lines)]
+    base = [(_value_label(name, currency), spec) if spec == "@value_text" else (name, spec) for name, spec in TOOLTIPS]
+    return [*base, *change, *_hover_line_tooltips(lines)]
 
 
 def _change_hover(source: ColumnDataSource) -> Any:
@@ -964,7 +1128,7 @@ def update_chart(
     if extra_hover is not None:
         object.__setattr__(chart, "extra_hover", _normalised(extra_hover))
         if chart.hover is not None:
-            chart.hover.tooltips = _tooltips(bool(chart.trails), chart.extra_hover)
+            chart.hover.tooltips = _tooltips(bool(chart.trails), chart.extra_hover, chart.currency)
     data = bubble_source_data(summary, log_x=chart.log_x, extra_hover=chart.extra_hover)
     if chart.xray_href is not None:
         data["xray_href"] = [xray_link(chart.xray_href, a) for a in data["account_id"]]
@@ -974,6 +1138,7 @@ def update_chart(
             chart.trail_legend.title = _trail_title(movement)
     chart.source.selected.indices = []
     chart.source.data = data
+    _crowd(chart, len(data["account_id"]))
     labels = band_legend_labels(summary.attrs.get("thresholds"))
     items: list[Any] = list(chart.legend.items)
     for band, item in zip(BANDS, items, strict=True):

@@ -595,6 +595,7 @@ def _build_layout(
     movement: pd.DataFrame | None = None,
     health: pd.DataFrame | None = None,
     plays_hover: pd.Series | None = None,
+    currency: str | None = None,
 ) -> Any:
     """The chart, its bubbles filtered by an IndexFilter the page script rewrites; models named by `uid`.
 
@@ -609,7 +610,7 @@ def _build_layout(
     from bokeh.models import CDSView, CustomJS, IndexFilter, SaveTool, TapTool
     from bokeh.models.annotations import Title
 
-    from .chart import bubble_chart, hover_lines, usage_hover
+    from .chart import TOP_SELECTED_JS, bubble_chart, hover_lines, usage_hover
 
     # the trails' colour key is in the page's controls (plain HTML), not a Bokeh legend: smaller page
     chart = bubble_chart(
@@ -619,6 +620,7 @@ def _build_layout(
         xray_href=xray_href,
         movement=movement,
         trail_legend=False,
+        currency=currency,
         extra_hover=hover_lines(usage_hover(health), None if plays_hover is None else {"Open plays": plays_hover}),
     )
     fig = chart.figure
@@ -641,12 +643,13 @@ def _build_layout(
         for tap in fig.select({"type": TapTool}):
             tap.callback = CustomJS(
                 args={"source": chart.source},
-                code="const i = source.selected.indices[0];"
+                code=f"const i = {TOP_SELECTED_JS};"  # of the bubbles under the click, the one drawn on top
                 "if (i != null && source.data.xray_href) {"
                 " window.open(source.data.xray_href[i], '_blank', 'noopener'); }",
             )
     _hover_in_browser(chart, view, health)
-    layout = column(fig)
+    chart.size_key.name = f"hm-size-key-{uid}"
+    layout = column(fig, chart.size_key)
     src = chart.source
     src.name = f"hm-source-{uid}-0"
     # each bubble's account as its row in the page's counts (offline.py lists the summary's accounts first, in order)
@@ -861,6 +864,7 @@ def snapshot(
     compare_to: str | None = None,
     plays: Any = None,
     index_href: str | None = None,
+    currency: str | None = None,
 ) -> Snapshot:
     """Compute one segment's report: `dataset` (a Dataset or a dataset path), the filter set plus the segment.
 
@@ -870,7 +874,8 @@ def snapshot(
     it): trails on the chart, a movers list, and two client-side toggles (trails, movers only).
     `plays` (a workspace folder, `PlayStore` or plays frame) adds each account's open plays to the hover and a
     read-only list of the segment's open plays per account manager; the store is only read, never created.
-    `index_href` links the header back to the run's index page.
+    `index_href` links the header back to the run's index page. `currency` ("USD") names the account values'
+    currency on the chart's value axis and in its hover.
     """
     from .offline import offline_payload
 
@@ -903,6 +908,7 @@ def snapshot(
         movement=movement,
         health=health,
         plays_hover=plays_hover,
+        currency=currency,
     )
     facets = {}
     for column, _ in FACETS:
@@ -1069,6 +1075,7 @@ def show_snapshot(
     wave: str | None = None,
     compare_to: str | None = None,
     plays: Any = None,
+    currency: str | None = None,
 ) -> None:
     """Display a segment's snapshot in the notebook (returns None, so a cell ending with it shows it once).
 
@@ -1092,6 +1099,7 @@ def show_snapshot(
         compare_to=compare_to,
         plays=plays,
         index_href=None if embed_bokehjs else "index.html",  # a batch report sits beside its run's index
+        currency=currency,
     )
     if not embed_bokehjs:
         display(snap)

@@ -343,6 +343,7 @@ class Dashboard:
         workspace: str | Path | None = None,
         play_rules: Any = True,
         xray_area: str = "beside",
+        currency: str | None = None,
     ) -> None:
         from .chart import bubble_chart, hover_lines
 
@@ -394,6 +395,7 @@ class Dashboard:
             guides=quadrant_guides(self.summary),
             movement=_or_empty(self.movement),
             extra_hover=self.extra_hover,
+            currency=currency,
         )
         self.table = account_table(shown, xray_href=xray_href)
         self.blind_table = not_surveyed_table(self.blind_spots)
@@ -592,16 +594,12 @@ class Dashboard:
             self.open_xray(account_id)
 
     def top_bubble(self, indices: list[int]) -> int:
-        """Of the bubbles under a click, the one drawn on top.
+        """Of the bubbles under a click, the one drawn on top: the last row (the hover shows the same one).
 
-        Bands are drawn green, yellow, red, gray (so gray lies over red over the rest), and within a band rows go
-        largest first, so the later row is the smaller bubble on top.
+        One renderer draws the rows in order (`chart.draw_order`): bands green, yellow, red, gray (so gray lies
+        over red over the rest), and within a band largest first, so the later row is the bubble on top.
         """
-        from .chart import BANDS
-
-        rank = {band: i for i, band in enumerate(BANDS)}
-        bands = self.chart.source.data["band"]
-        return max(indices, key=lambda i: (rank.get(str(bands[i]), -1), i))
+        return max(indices)
 
     def _selected_row(self, attr: str, old: list[int], new: list[int]) -> None:
         if new:
@@ -667,7 +665,7 @@ class Dashboard:
 
         from .table import live_sort_ready
 
-        layout = column(self.chart.figure, self.table.table, self.blind_table.table)
+        layout = column(self.chart.figure, self.chart.size_key, self.table.table, self.blind_table.table)
         bokeh = BokehModel(live_sort_ready(layout, self.table, self.blind_table))  # tables sort by seed 000's rule
         hint = w.VBox(
             [
@@ -714,12 +712,14 @@ def live_dashboard(
     workspace: str | Path | None = None,
     play_rules: Any = True,
     xray_area: str = "side",
+    currency: str | None = None,
 ) -> Dashboard:
     """The dashboard as a notebook opens it: BokehJS loaded inline (offline-safe), data opened, filters applied.
 
     `wave` selects that wave in the panel (so the chart shows trails since `compare_to`, default the wave before).
     `extra_hover` adds hover lines per account (`chart.hover_lines`) after the usage health lines; `workspace`
-    adds the plays (see `Dashboard`); `xray_area` says where a clicked account's X-Ray opens (`XRAY_AREAS`).
+    adds the plays (see `Dashboard`); `xray_area` says where a clicked account's X-Ray opens (`XRAY_AREAS`);
+    `currency` ("USD") names the account values' currency on the chart's value axis and in its hover.
     """
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
@@ -743,6 +743,7 @@ def live_dashboard(
         workspace=workspace,
         play_rules=play_rules,
         xray_area=xray_area,
+        currency=currency,
     )
 
 

@@ -16,10 +16,14 @@ from heatmap_lib.chart import (
     FILTER_COLUMNS,
     MAX_SIZE,
     MIN_SIZE,
+    SMALLEST_DIAMETER,
+    SMALLEST_SCALE,
     SOURCE_COLUMNS,
     bubble_chart,
     bubble_size,
     bubble_source_data,
+    crowding,
+    drawn_size,
     update_chart,
     xray_file_name,
     xray_link,
@@ -57,10 +61,23 @@ def test_one_bubble_per_surveyed_account(summary):
     assert len(summary) == 5
     assert sorted(data["account_id"]) == sorted(summary["account_id"])
     assert all(len(v) == len(summary) for v in data.values())
-    drawn = [r.view.filter.group for r in chart.renderers]
-    assert drawn == list(hm.BANDS)
-    # every row belongs to exactly one band renderer
+    (bubbles,) = chart.renderers  # one renderer draws them all, coloured by band
+    assert bubbles.glyph.fill_color.field == "band"
     assert sorted(data["band"]) == sorted(summary["band"])
+
+
+def test_rows_are_in_drawing_order_silent_and_red_on_top_small_over_large(summary):
+    data = bubble_chart(summary).source.data
+    rank = [list(hm.BANDS).index(b) for b in data["band"]]
+    assert rank == sorted(rank)  # green, yellow, red, gray: later rows are drawn on top
+    for band in hm.BANDS:
+        sizes = [s for s, b in zip(data["size"], data["band"], strict=True) if b == band]
+        assert sizes == sorted(sizes, reverse=True)  # within a band the smaller bubble lies on top
+
+
+def test_hover_shows_one_account_the_one_on_top(summary):
+    hover = next(t for t in bubble_chart(summary).figure.tools if isinstance(t, HoverTool))
+    assert hover.limit == 1 and list(hover.sort_by) == [("$index", "descending")]
 
 
 def test_source_holds_only_view_columns_and_no_personal_data(summary):
@@ -75,8 +92,8 @@ def test_source_holds_only_view_columns_and_no_personal_data(summary):
 
 def test_colours_and_legend_order_are_fixed(summary):
     chart = bubble_chart(summary)
-    fills = [r.glyph.fill_color for r in chart.renderers]
-    assert fills == [BAND_COLORS[b] for b in hm.BANDS]
+    colour = chart.renderers[0].glyph.fill_color.transform
+    assert dict(zip(colour.factors, colour.palette, strict=True)) == BAND_COLORS
     labels = legend_labels(chart)
     assert [lab.split(" ")[0] for lab in labels] == ["Positive", "Neutral", "Negative", "Silent"]
     assert labels[0] == "Positive (NPS > 10)"
@@ -84,7 +101,6 @@ def test_colours_and_legend_order_are_fixed(summary):
     # the data order differs (by name: green, red, yellow, gray, green) and does not matter
     reversed_chart = bubble_chart(summary.iloc[::-1].reset_index(drop=True))
     assert legend_labels(reversed_chart) == labels
-    assert [r.glyph.fill_color for r in reversed_chart.renderers] == fills
 
 
 def test_legend_lists_all_bands_even_when_one_is_absent(summary):
@@ -93,12 +109,14 @@ def test_legend_lists_all_bands_even_when_one_is_absent(summary):
     assert len(chart.legend.items) == 4
     assert [lab.split(" ")[0] for lab in legend_labels(chart)] == ["Positive", "Neutral", "Negative", "Silent"]
     # each entry's swatch comes from a key renderer with one (undrawn) point, so an absent band still gets its dot
-    for band, item, bubbles in zip(hm.BANDS, chart.legend.items, chart.renderers, strict=True):
+    band_filter = chart.renderers[0].view.filter
+    for band, item in zip(hm.BANDS, chart.legend.items, strict=True):
         (key,) = item.renderers
         assert key.glyph.fill_color == BAND_COLORS[band]
         assert len(key.data_source.data["x"]) == 1 and np.isnan(key.data_source.data["x"][0])
         (link,) = key.js_property_callbacks["change:visible"]
-        assert link.args["bubbles"] is bubbles  # hiding the legend entry hides the band's bubbles
+        assert link.args["filter"] is band_filter  # hiding the legend entry refilters the bubbles
+        assert band_filter.args["keys"][band_filter.args["bands"].index(band)] is key  # ... without that band
         assert key not in chart.figure.x_range.renderers
 
 
@@ -128,8 +146,7 @@ def test_sizes_in_the_chart_follow_response_rate(summary):
     silent = np.asarray(data["band"]) == "gray"
     assert silent.any() and np.all(size[silent] >= MIN_SIZE) and np.all(size[silent] > 0)
     assert np.all(size[~silent] > MIN_SIZE)
-    # small bubbles are drawn last (on top)
-    assert np.all(np.diff(size) <= 0)
+    # within a band, small bubbles are drawn last (on top): test_rows_are_in_drawing_order_...
 
 
 def test_quadrant_guides_sit_at_the_medians(summary):
@@ -250,3 +267,45 @@ def test_builds_on_the_demo_data(demo):
     chart = bubble_chart(summary)
     assert len(chart.source.data["account_id"]) == len(summary) > 50
     assert set(chart.source.data["band"]) <= set(hm.BANDS)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# readable at every size: crowding, the size key, the currency
+
+
+def test_bubbles_shrink_and_calm_bands_fade_past_a_crowd_but_risk_stays_strong():
+    few, crowd, huge = crowding(300), crowding(10_000), crowding(100_000)
+    assert (few.scale, few.calm_alpha, few.risk_alpha, few.line_width) == (1.0, 0.75, 0.75, 1.0)  # as before
+    assert few.scale > crowd.scale >= huge.scale >= SMALLEST_SCALE
+    assert few.calm_alpha > crowd.calm_alpha >= huge.calm_alpha > 0
+    assert crowd.risk_alpha > crowd.calm_alpha and huge.risk_alpha > huge.calm_alpha  # red and gray stand out
+    assert crowd.line_width == 0  # no white rims washing a crowd out
+    assert np.all(drawn_size(bubble_size(np.array([0.0, 1.0])), huge.scale) >= SMALLEST_DIAMETER)
+
+
+def test_the_chart_follows_the_number_of_accounts_drawn(summary):
+    chart = bubble_chart(summary)
+    assert chart.size_transform.args["scale"] == 1.0 and chart.alpha_transform.args["calm"] == 0.75
+    # the size key's circles are the sizes of 10%, 50% and 100% response
+    assert list(chart.size_key_source.data["label"]) == ["10%", "50%", "100%"]
+    assert np.allclose(chart.size_key_source.data["size"], bubble_size([0.1, 0.5, 1.0]))
+    many = pd.concat([summary.assign(account_id=summary["account_id"] + f"-{k}") for k in range(200)])
+    many.attrs = dict(summary.attrs)
+    update_chart(chart, many)  # 1,000 bubbles: a crowd
+    c = crowding(len(many))
+    assert chart.size_transform.args["scale"] == c.scale < 1
+    assert (chart.alpha_transform.args["calm"], chart.alpha_transform.args["risk"]) == (c.calm_alpha, c.risk_alpha)
+    assert np.allclose(chart.size_key_source.data["size"], drawn_size(bubble_size([0.1, 0.5, 1.0]), c.scale))
+    update_chart(chart, summary)
+    assert chart.size_transform.args["scale"] == 1.0
+
+
+def test_the_value_axis_and_hover_name_the_currency(summary):
+    plain = bubble_chart(summary)
+    assert plain.figure.xaxis[0].axis_label == "Account value"
+    assert ("Value", "@value_text") in plain.hover.tooltips
+    chart = bubble_chart(summary, currency="EUR", log_x=True, extra_hover={"Note": pd.Series({"A1": "x"})})
+    assert chart.figure.xaxis[0].axis_label == "Account value (EUR) (log scale)"
+    assert ("Value (EUR)", "@value_text") in chart.hover.tooltips
+    update_chart(chart, summary, extra_hover={"Other": pd.Series({"A1": "y"})})  # the hover is rebuilt, still EUR
+    assert ("Value (EUR)", "@value_text") in chart.hover.tooltips

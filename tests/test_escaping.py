@@ -316,7 +316,7 @@ HOVER_BUBBLES = """() => {
   const out = [];
   for (const v of Bokeh.index.all_views()) {
     const m = v.model;
-    if (m.type !== "GlyphRenderer" || !m.name || !m.name.startsWith("band_")) continue;
+    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
     const box = v.plot_view.canvas_view.el.getBoundingClientRect();
     for (const i of m.view.indices) {
       const x = box.left + v.glyph.sx[i], y = box.top + v.glyph.sy[i];

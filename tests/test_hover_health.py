@@ -131,7 +131,7 @@ def test_snapshot_carries_the_usage_figures_compactly(demo: hm.Dataset) -> None:
     health = hm.health_summary(demo, {"region": ["West"]}).set_index("account_id")
     # (the page keeps only the columns its views read: the X-Ray links name each bubble's account)
     snap = report.snapshot(demo, segment_by="region", segment="West", wave="2026-Q3", xray_href="x/{account_id}.h")
-    (fig,) = [m for m in snap.layout.children if hasattr(m, "renderers")]
+    (fig,) = [m for m in snap.layout.children if (m.name or "").startswith("hm-figure-")]
     (hover,) = fig.select({"type": HoverTool})
     tips = [tuple(t) for t in hover.tooltips]
     assert (USAGE, "@hover_au{custom}") in tips and ("Last active", "@hover_days{custom}") in tips

@@ -30,7 +30,7 @@ BUBBLES = """() => {
   const out = [];
   for (const v of Bokeh.index.all_views()) {
     const m = v.model;
-    if (m.type !== "GlyphRenderer" || !m.name || !m.name.startsWith("band_")) continue;
+    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
     const box = v.plot_view.canvas_view.el.getBoundingClientRect(), rows = Array.from(m.view.indices);
     rows.forEach((i, k) => {
       const j = v.glyph.sx.length === rows.length ? k : i;
@@ -82,7 +82,8 @@ def test_snapshot_usage_lines_match_the_live_chart_and_show_on_hover(browser: An
     # hover one bubble: its tooltip shows both lines
     bubbles = p.evaluate(BUBBLES)
     summary = hm.account_summary(demo, {"region": ["West"]}).set_index("account_name")
-    bubble = next(b for b in bubbles if summary.index.tolist().count(b["name"]) == 1)
+    # the last drawn is on top of any it overlaps (the hover shows the bubble on top only)
+    bubble = next(b for b in reversed(bubbles) if summary.index.tolist().count(b["name"]) == 1)
     account = summary.loc[bubble["name"], "account_id"]
     p.mouse.move(bubble["x"], bubble["y"])
     tooltip = p.locator(".bk-Tooltip")

@@ -26,7 +26,7 @@ pytestmark = [
 DRAWN = """() => {
   const out = {bubbles: 0, rows: null};
   for (const m of Bokeh.documents[0].all_models) {
-    if (m.type === "GlyphRenderer" && m.name && m.name.startsWith("band_")) out.bubbles += m.view.indices.count;
+    if (m.type === "GlyphRenderer" && m.name === "bubbles") out.bubbles += m.view.indices.count;
   }
   out.rows = document.querySelectorAll("table.hm-accounts tbody tr").length;
   return out;
@@ -35,7 +35,7 @@ BUBBLES = """() => {
   const out = [];
   for (const v of Bokeh.index.all_views()) {
     const m = v.model;
-    if (m.type !== "GlyphRenderer" || !m.name || !m.name.startsWith("band_")) continue;
+    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
     const box = v.plot_view.canvas_view.el.getBoundingClientRect();
     for (const i of m.view.indices) {
       out.push({x: box.left + v.glyph.sx[i], y: box.top + v.glyph.sy[i], name: m.data_source.data.account_name[i]});

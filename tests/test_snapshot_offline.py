@@ -275,7 +275,7 @@ def test_links_open_xrays_in_new_tabs_and_reach_the_index(browser: Any, run: tup
     xray.close()
     bubble = p.evaluate(
         """() => { for (const v of Bokeh.index.all_views()) { const m = v.model;
-          if (m.type !== "GlyphRenderer" || !m.name || !m.name.startsWith("band_") || !m.view.indices.count) continue;
+          if (m.type !== "GlyphRenderer" || m.name !== "bubbles" || !m.view.indices.count) continue;
           const box = v.plot_view.canvas_view.el.getBoundingClientRect(), i = [...m.view.indices][0];
           return {x: box.left + v.glyph.sx[i], y: box.top + v.glyph.sy[i]}; } }"""
     )
@@ -336,9 +336,12 @@ def test_a_silent_account_hovers_as_no_response(browser: Any, run: tuple[Path, P
     p.wait_for_timeout(300)  # the first paint after the page's counts are drawn
     gray = p.evaluate(
         """() => { for (const v of Bokeh.index.all_views()) { const m = v.model;
-          if (m.type !== "GlyphRenderer" || m.name !== "band_gray" || !m.view.indices.count) continue;
-          const box = v.plot_view.canvas_view.el.getBoundingClientRect();
-          return {x: box.left + v.glyph.sx[0], y: box.top + v.glyph.sy[0]}; } return null; }"""
+          if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
+          const box = v.plot_view.canvas_view.el.getBoundingClientRect(), rows = Array.from(m.view.indices);
+          const k = rows.findIndex((i) => m.data_source.data.band[i] === "gray");
+          if (k < 0) return null;
+          const j = v.glyph.sx.length === rows.length ? k : rows[k];
+          return {x: box.left + v.glyph.sx[j], y: box.top + v.glyph.sy[j]}; } return null; }"""
     )
     assert gray is not None  # the demo's tier has silent accounts
     p.mouse.move(gray["x"], gray["y"])

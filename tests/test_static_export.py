@@ -100,9 +100,7 @@ def test_static_copy_leaves_the_live_chart_alone(summary):
     assert captions == ["line one", "line two"]
     assert chart.figure.toolbar_location == "above"
     assert list(chart.figure.below) == before_below
-    assert sorted(copy.select_one({"name": "band_green"}).data_source.data["account_id"]) == sorted(
-        summary["account_id"]
-    )
+    assert sorted(copy.select_one({"name": "bubbles"}).data_source.data["account_id"]) == sorted(summary["account_id"])
 
 
 def test_unknown_suffix_and_non_charts_are_refused(summary, tmp_path):

@@ -38,14 +38,14 @@ DRAWN = """() => {
     if (name.startsWith("hm-trail-")) {
       if (m.glyph.type === "Segment") out.trails += drawn; else out.starts += drawn;
     }
-    if (name.startsWith("band_")) out.bubbles += drawn;
+    if (name === "bubbles") out.bubbles += drawn;
   }
   return out;
 }"""
 BUBBLE = """(name) => {
   for (const v of Bokeh.index.all_views()) {
     const m = v.model;
-    if (m.type !== "GlyphRenderer" || !m.name || !m.name.startsWith("band_")) continue;
+    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
     const box = v.plot_view.canvas_view.el.getBoundingClientRect();
     for (const i of m.view.indices) {
       if (m.data_source.data.account_name[i] === name) return {x: box.left + v.glyph.sx[i], y: box.top + v.glyph.sy[i]};

@@ -14,6 +14,7 @@
   const meta = JSON.parse(document.getElementById("hm-meta-" + UID).textContent);
   const Sort = window.HeatmapTableSort;
   const BANDS = ["green", "yellow", "red", "gray"];
+  const BAND_RANK = {green: 0, yellow: 1, red: 2, gray: 3};  // also the chart's drawing order (chart.draw_order)
   const BAND_LABELS = {green: "Positive", yellow: "Neutral", red: "Negative", gray: "Silent"};
   const Z95 = 1.959963984540054;
 
@@ -236,13 +237,15 @@
     put("hover_rate", function () { return new Int16Array(rows.map(function (i) { return pyRound(fig.response_rate[i] * 100); })); });
     put("hover_responses", function () { return new Int32Array(rows.map(function (i) { return fig.responses[i]; })); });
     put("hover_invitations", function () { return new Int32Array(rows.map(function (i) { return fig.invitations[i]; })); });
-    src.data = Object.assign({}, d, upd);
-    const keep = [], xs = [], ys = [];
+    const nd = drawOrder(Object.assign({}, d, upd), len);
+    src.selected.indices = [];
+    src.data = nd;
+    const keep = [], xs = [], ys = [], nrows = nd.hm_row;
     for (let r = 0; r < len; r++) {
-      const i = rows[r];
+      const i = nrows[r];
       if (!shown[i]) continue;
-      if (moved && moved.checked && d.moved && d.moved[r] !== 1) continue;
-      keep.push(r); xs.push(d.x[r]); ys.push(fig.contacts_invited[i]);
+      if (moved && moved.checked && nd.moved && nd.moved[r] !== 1) continue;
+      keep.push(r); xs.push(nd.x[r]); ys.push(fig.contacts_invited[i]);
     }
     m.filter.indices = keep;
     if (m.vguide) m.vguide.location = median(xs);
@@ -252,6 +255,27 @@
     for (const r of m.trails) r.visible = trailsOn;
     const note = controls.querySelector(".hm-trail-note");
     if (note) note.hidden = !contactFilters;
+  }
+  /* The columns with their rows in drawing order, as chart.draw_order sorts them (one renderer draws rows in
+     order, later on top; the hover and a click take the last row under the pointer): bands green, yellow, red,
+     gray, then largest first, then the page's account order. The bands and sizes change with the filters. */
+  const TYPED = [Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, Uint16Array, Uint8Array];
+  function drawOrder(cols, len) {
+    const band = cols.band, size = cols.size, row = cols.hm_row;
+    const order = Array.from({length: len}, function (_, r) { return r; });
+    order.sort(function (a, b) {
+      return (BAND_RANK[band[a]] - BAND_RANK[band[b]]) || (size[b] - size[a]) || (row[a] - row[b]);
+    });
+    const out = {};
+    for (const k in cols) {
+      const col = cols[k];
+      if (col == null || col.length !== len) { out[k] = col; continue; }
+      const T = TYPED.find(function (t) { return col instanceof t; });
+      const next = T ? new T(len) : new Array(len);
+      for (let r = 0; r < len; r++) next[r] = col[order[r]];
+      out[k] = next;
+    }
+    return out;
   }
   function retryChart() { if (pendingChart) { const a = pendingChart; pendingChart = null; drawChart(a[0], a[1], a[2]); } }
 
@@ -263,7 +287,6 @@
   ];
   const manager = data.attrs.account_manager;
   function managerOf(i) { return manager ? manager.values[manager.codes[i]] : ""; }
-  const BAND_RANK = {green: 0, yellow: 1, red: 2, gray: 3};
   let sortState = [];
   let current = null;  // {fig, rows}
   const table = root.querySelector("table.hm-accounts");
