@@ -1047,6 +1047,16 @@ def account_contributions(scores: pd.DataFrame, account_id: Any = None, *, kind:
 
 def waterfall(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kind: str = "risk") -> pd.DataFrame:
     """`account_contributions` for one row of `score`'s table given as a mapping (a record; `columns`: the table's)."""
+    steps, attrs = waterfall_columns(row, columns, kind=kind)
+    df = pd.DataFrame(steps)
+    df.attrs.update(attrs)
+    return df
+
+
+def waterfall_columns(
+    row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kind: str = "risk"
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """`waterfall`'s frame as plain columns (name -> list) and its attrs: what an X-Ray page renders, no pandas."""
     prefix = f"{kind}__"
     names = [c[len(prefix) :] for c in columns if c.startswith(prefix)]
     steps = sorted(
@@ -1055,7 +1065,6 @@ def waterfall(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kin
     )
     model = row.get("model", "overall")
     total = float(row[f"{kind}_logit"])
-    # one frame built from columns (not rows, then a concat): the X-Ray builds one per account of a segment
     cols: list[tuple[Any, ...]] = [
         ("base", "", f"Base ({model})", "", float(row[f"{kind}_base"])),
         *steps,
@@ -1063,28 +1072,24 @@ def waterfall(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kin
     ]
     contribution = [c[4] for c in cols]
     ends = np.cumsum(contribution[:-1]).tolist()
-    df = pd.DataFrame(
-        {
-            "step": [c[0] for c in cols],
-            "signal": [c[1] for c in cols],
-            "label": [c[2] for c in cols],
-            "value_text": [c[3] for c in cols],
-            "contribution": contribution,
-            "start": [0.0, *ends[:-1], 0.0],
-            "end": [*ends, total],
-            "contribution_text": [_signed(c) for c in contribution],
-        }
-    )
-    df.attrs.update(
-        {
-            "account_id": str(row["account_id"]),
-            "account_name": str(row.get("account_name", row["account_id"])),
-            "kind": kind,
-            "score": float(row[kind]),
-            "logit": total,
-        }
-    )
-    return df
+    frame = {
+        "step": [c[0] for c in cols],
+        "signal": [c[1] for c in cols],
+        "label": [c[2] for c in cols],
+        "value_text": [c[3] for c in cols],
+        "contribution": contribution,
+        "start": [0.0, *ends[:-1], 0.0],
+        "end": [*ends, total],
+        "contribution_text": [_signed(c) for c in contribution],
+    }
+    attrs = {
+        "account_id": str(row["account_id"]),
+        "account_name": str(row.get("account_name", row["account_id"])),
+        "kind": kind,
+        "score": float(row[kind]),
+        "logit": total,
+    }
+    return frame, attrs
 
 
 def _signed(x: float) -> str:
