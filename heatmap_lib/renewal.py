@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import html
 import math
 import time
@@ -907,6 +908,21 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _weights_file(path: Path) -> Weights:
+    """`Weights.load`, read once per file state: a batch scores every segment with the same file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return Weights.load(path)  # its own clear error
+    return _weights_cached(str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@functools.lru_cache(maxsize=8)
+def _weights_cached(path: str, mtime_ns: int, size: int, inode: int) -> Weights:
+    """The weights of one file state (the key's stat fields change when the file does)."""
+    return Weights.load(path)
+
+
 def score(
     dataset: Any,
     weights: Weights | str | Path,
@@ -931,7 +947,7 @@ def score(
 
     from .filters import scope
 
-    w = weights if isinstance(weights, Weights) else Weights.load(weights)
+    w = weights if isinstance(weights, Weights) else _weights_file(Path(weights))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FilterWarning)
         sc = scope(dataset, filters)
