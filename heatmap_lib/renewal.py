@@ -47,7 +47,7 @@ import pandas as pd
 import yaml
 
 from .exceptions import FilterWarning, HeatmapError
-from .health import SIGNAL_COLUMNS
+from .health import SIGNAL_COLUMNS, to_pandas
 
 __all__ = [
     "AT_RISK_COLUMNS",
@@ -350,7 +350,7 @@ def _before(table: Any, time_col: str, keys: Any, at: dt.date | None, days: int 
 
 
 def _fetch(expr: Any) -> pd.DataFrame:
-    df = expr.to_pandas()
+    df = to_pandas(expr)
     df["as_of"] = _stamp(df["as_of"]).to_numpy()
     df["account_id"] = df["account_id"].astype(str)
     return df
@@ -477,7 +477,7 @@ def signals(dataset: Any, as_of: Any = None, *, accounts: Any = None) -> pd.Data
 
     acc = dataset.table("accounts")
     cols = [c for c in ("value", "seats", "customer_since", "renewal_date") if c in acc.columns]
-    info = acc.select("account_id", *cols).to_pandas()
+    info = to_pandas(acc.select("account_id", *cols))
     info["account_id"] = info["account_id"].astype(str)
     info = info.rename(columns={"value": "current_value", "renewal_date": "contract_renewal"})
     df = df.merge(info, on="account_id", how="left")
@@ -963,7 +963,7 @@ def score(
         accounts = accounts.anti_join(gone, "account_id")
         churned = int(before.count().to_pyarrow().as_py()) - int(accounts.count().to_pyarrow().as_py())
     sig = signals(dataset, at, accounts=accounts)
-    acc = accounts.to_pandas()
+    acc = to_pandas(accounts)
     acc["account_id"] = acc["account_id"].astype(str)
     # the account's own columns, then the signals (value as it stood at as_of, which is today's value unless
     # the history holds a renewal after as_of)
