@@ -47,6 +47,7 @@ bench: install ## run the benchmarks (prints figures; slow; $$HEATMAP_BENCH_DATA
 	$(BIN)/python benchmarks/bench_redraw.py
 	$(BIN)/python benchmarks/bench_live_browser.py --sizes 300,10000
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_region_100k.py
 	$(BIN)/python benchmarks/bench_xray.py
 	$(BIN)/python benchmarks/bench_renewal.py
 	$(BIN)/python benchmarks/bench_health.py

@@ -270,6 +270,19 @@ def _unassigned(events: Any, start: dt.datetime | None, end: dt.datetime | None)
     return {"unassigned_events": int(row["n"] or 0), "unassigned_users": int(row["u"] or 0)}
 
 
+def to_pandas(expr: Any) -> pd.DataFrame:
+    """`expr.to_pandas()`, the same frame, without Ibis turning each column that holds a null into Python objects.
+
+    Ibis's DuckDB backend converts a column with any null through `to_pylist()`, row by row (at 100k accounts most
+    of a health table's fetch); here every column goes through Arrow's own conversion, then Ibis's dtype mapping.
+    """
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    table = expr.to_pyarrow()
+    df = pd.DataFrame({name: col.to_pandas() for name, col in zip(table.column_names, table.columns, strict=True)})
+    return expr.__pandas_result__(DuckDBPandasData.convert_table(df, expr.schema()))
+
+
 def _join_parts(base: Any, parts: Sequence[Any], key: str = "account_id") -> Any:
     """`base` left-joined with each per-account part on `key`, keeping base's columns and the parts' figures."""
     out = base
@@ -382,7 +395,7 @@ def health_summary(
                 onboarding_started=done.count(), onboarded_users=done.count(where=done.steps == len(steps))
             )
         )
-    df = _join_parts(usage.accounts, parts).to_pandas()
+    df = to_pandas(_join_parts(usage.accounts, parts))
 
     counted = ["active_users", "events", "active_users_prev", "events_prev", "features_used"]
     _ints(df, counted + (["kpi_events", "kpi_users"] if kpis else []))
@@ -536,7 +549,7 @@ def usage_signals(
     seats = acc.select("account_id", seats=seats_col)
     out = _join_parts(keys, [recent, features], key="_row")
     out = _join_parts(out, [older], key=older_key)
-    out = _join_parts(out, [seats]).to_pandas().sort_values("_row").reset_index(drop=True)
+    out = to_pandas(_join_parts(out, [seats])).sort_values("_row").reset_index(drop=True)
     out["as_of"] = given.to_numpy()
     _ints(out, ["active_users", "active_users_prev", "events", "events_prev", "features_used"])
     out["seats"] = pd.to_numeric(out["seats"], errors="coerce").astype("Int64")
@@ -571,7 +584,7 @@ def inactive_accounts(
     end = _midnight(day) + _DAY
     e = _until(dataset, usage.events, end)
     life = e.group_by("account_id").aggregate(last_event_at=e.occurred_at.max(), events=e.count())
-    df = _join_parts(usage.accounts, [life]).to_pandas()
+    df = to_pandas(_join_parts(usage.accounts, [life]))
     _ints(df, ["events"])
     df["last_event_at"] = pd.to_datetime(df["last_event_at"])
     df["days_since_last_event"] = _days_between(day, df["last_event_at"])

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import html
 import math
 import time
@@ -46,7 +47,7 @@ import pandas as pd
 import yaml
 
 from .exceptions import FilterWarning, HeatmapError
-from .health import SIGNAL_COLUMNS
+from .health import SIGNAL_COLUMNS, to_pandas
 
 __all__ = [
     "AT_RISK_COLUMNS",
@@ -349,7 +350,7 @@ def _before(table: Any, time_col: str, keys: Any, at: dt.date | None, days: int 
 
 
 def _fetch(expr: Any) -> pd.DataFrame:
-    df = expr.to_pandas()
+    df = to_pandas(expr)
     df["as_of"] = _stamp(df["as_of"]).to_numpy()
     df["account_id"] = df["account_id"].astype(str)
     return df
@@ -476,7 +477,7 @@ def signals(dataset: Any, as_of: Any = None, *, accounts: Any = None) -> pd.Data
 
     acc = dataset.table("accounts")
     cols = [c for c in ("value", "seats", "customer_since", "renewal_date") if c in acc.columns]
-    info = acc.select("account_id", *cols).to_pandas()
+    info = to_pandas(acc.select("account_id", *cols))
     info["account_id"] = info["account_id"].astype(str)
     info = info.rename(columns={"value": "current_value", "renewal_date": "contract_renewal"})
     df = df.merge(info, on="account_id", how="left")
@@ -907,6 +908,21 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _weights_file(path: Path) -> Weights:
+    """`Weights.load`, read once per file state: a batch scores every segment with the same file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return Weights.load(path)  # its own clear error
+    return _weights_cached(str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@functools.lru_cache(maxsize=8)
+def _weights_cached(path: str, mtime_ns: int, size: int, inode: int) -> Weights:
+    """The weights of one file state (the key's stat fields change when the file does)."""
+    return Weights.load(path)
+
+
 def score(
     dataset: Any,
     weights: Weights | str | Path,
@@ -931,7 +947,7 @@ def score(
 
     from .filters import scope
 
-    w = weights if isinstance(weights, Weights) else Weights.load(weights)
+    w = weights if isinstance(weights, Weights) else _weights_file(Path(weights))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FilterWarning)
         sc = scope(dataset, filters)
@@ -947,7 +963,7 @@ def score(
         accounts = accounts.anti_join(gone, "account_id")
         churned = int(before.count().to_pyarrow().as_py()) - int(accounts.count().to_pyarrow().as_py())
     sig = signals(dataset, at, accounts=accounts)
-    acc = accounts.to_pandas()
+    acc = to_pandas(accounts)
     acc["account_id"] = acc["account_id"].astype(str)
     # the account's own columns, then the signals (value as it stood at as_of, which is today's value unless
     # the history holds a renewal after as_of)
@@ -1047,6 +1063,16 @@ def account_contributions(scores: pd.DataFrame, account_id: Any = None, *, kind:
 
 def waterfall(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kind: str = "risk") -> pd.DataFrame:
     """`account_contributions` for one row of `score`'s table given as a mapping (a record; `columns`: the table's)."""
+    steps, attrs = waterfall_columns(row, columns, kind=kind)
+    df = pd.DataFrame(steps)
+    df.attrs.update(attrs)
+    return df
+
+
+def waterfall_columns(
+    row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kind: str = "risk"
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """`waterfall`'s frame as plain columns (name -> list) and its attrs: what an X-Ray page renders, no pandas."""
     prefix = f"{kind}__"
     names = [c[len(prefix) :] for c in columns if c.startswith(prefix)]
     steps = sorted(
@@ -1055,7 +1081,6 @@ def waterfall(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kin
     )
     model = row.get("model", "overall")
     total = float(row[f"{kind}_logit"])
-    # one frame built from columns (not rows, then a concat): the X-Ray builds one per account of a segment
     cols: list[tuple[Any, ...]] = [
         ("base", "", f"Base ({model})", "", float(row[f"{kind}_base"])),
         *steps,
@@ -1063,28 +1088,24 @@ def waterfall(row: Mapping[Any, Any] | pd.Series, columns: Sequence[str], *, kin
     ]
     contribution = [c[4] for c in cols]
     ends = np.cumsum(contribution[:-1]).tolist()
-    df = pd.DataFrame(
-        {
-            "step": [c[0] for c in cols],
-            "signal": [c[1] for c in cols],
-            "label": [c[2] for c in cols],
-            "value_text": [c[3] for c in cols],
-            "contribution": contribution,
-            "start": [0.0, *ends[:-1], 0.0],
-            "end": [*ends, total],
-            "contribution_text": [_signed(c) for c in contribution],
-        }
-    )
-    df.attrs.update(
-        {
-            "account_id": str(row["account_id"]),
-            "account_name": str(row.get("account_name", row["account_id"])),
-            "kind": kind,
-            "score": float(row[kind]),
-            "logit": total,
-        }
-    )
-    return df
+    frame = {
+        "step": [c[0] for c in cols],
+        "signal": [c[1] for c in cols],
+        "label": [c[2] for c in cols],
+        "value_text": [c[3] for c in cols],
+        "contribution": contribution,
+        "start": [0.0, *ends[:-1], 0.0],
+        "end": [*ends, total],
+        "contribution_text": [_signed(c) for c in contribution],
+    }
+    attrs = {
+        "account_id": str(row["account_id"]),
+        "account_name": str(row.get("account_name", row["account_id"])),
+        "kind": kind,
+        "score": float(row[kind]),
+        "logit": total,
+    }
+    return frame, attrs
 
 
 def _signed(x: float) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +36,61 @@ def category(score: float | None) -> str:
     return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
+class Rows:
+    """One segment-wide table (`frame`, one row per account and item) shared by the X-Rays of its accounts.
+
+    An X-Ray page reads its account's rows as records (`records_of`: the frame's rows converted once for the whole
+    segment, then looked up by position), so rendering a page touches no pandas; `frame_of` gives the account's
+    rows as a frame (index 0..n-1), built only when asked for.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        by = frame.groupby("account_id", sort=False, observed=True).indices if len(frame) else {}
+        self.positions: dict[str, Any] = {str(k): v for k, v in by.items()}
+        self._records: list[dict[str, Any]] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """The frame's column names."""
+        return list(self.frame.columns)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every row as a record (`to_dict(orient="records")`'s values, converted column by column, once)."""
+        if self._records is None:
+            cols = self.columns
+            values = [self.frame[c].tolist() for c in cols]
+            self._records = [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
+        return self._records
+
+    def records_of(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's rows as records, in the frame's order."""
+        pos = self.positions.get(account_id)
+        if pos is None:
+            return []
+        recs = self.records()
+        return [recs[i] for i in pos.tolist()]
+
+    def frame_of(self, account_id: str) -> pd.DataFrame:
+        """The account's rows as a frame (0..n-1 index; no rows, same columns, when it has none)."""
+        pos = self.positions.get(account_id)
+        if pos is None:
+            return self.frame.iloc[0:0].reset_index(drop=True)
+        return self.frame.take(pos).reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class XRay:
-    """Everything the X-Ray of one account shows (frames are per-account sized)."""
+    """Everything the X-Ray of one account shows.
+
+    Its tables (`roles`, `contacts`, `to_recruit`, `drivers`, `comments`, `trend`, `renewal`, `plays`,
+    `suggested`) are per-account frames, built when read; `rows(name)` gives the same rows as records, which is
+    what pages render (a segment's X-Rays share one set of segment-wide tables).
+    """
 
     account: dict[str, Any]  # the account's columns and its summary figures (NaN-free keys)
-    roles: pd.DataFrame  # one row per role: counts (contacts_responded: contacts with an answer), NPS, band
-    contacts: pd.DataFrame  # every invited contact: role, latest score and category, drivers, comment
-    to_recruit: pd.DataFrame  # invited contacts who never answered, by role
+    tables: Mapping[str, Rows] = field(repr=False)  # segment-wide: roles, contacts, comments, drivers, trend, ...
     roles_missing: tuple[str, ...]  # roles in the report's scope with no contact invited at all
-    drivers: pd.DataFrame  # driver, promoters, passives, detractors, total
-    comments: pd.DataFrame  # comments with score and role, lowest score first
-    trend: pd.DataFrame  # per wave: contacts invited, response rate, NPS with interval, band
     reading: str  # the role reading in plain words
     segment: dict[str, float] = field(default_factory=dict)  # the scope's medians, for comparison
     roles_excluded: tuple[str, ...] = ()  # roles the report's filters leave out (not silent: not asked)
@@ -56,17 +99,88 @@ class XRay:
     comparison: dict[str, Any] | None = None
     # usage health: the account's row of `health.health_summary` (None when the dataset has no usage events)
     health: dict[str, Any] | None = None
-    # renewal drivers: the account's `renewal.account_contributions` steps (None without renewal weights)
-    renewal: pd.DataFrame | None = None
-    # plays: the account's plays from the actions store (None when no store was given), and the plays the
-    # suggestion rules propose for it (play_label, rule, why, open_already)
-    plays: pd.DataFrame | None = None
-    suggested: pd.DataFrame | None = None
+    # renewal drivers: the account's row of `renewal.score` and that table's columns (None without weights)
+    renewal_row: tuple[Mapping[Any, Any], list[str]] | None = field(default=None, repr=False)
+    # plays from the actions store / suggested by the rules: whether they were asked for (tables "plays",
+    # "suggested" hold them)
+    with_plays: bool = False
+    with_suggested: bool = False
 
     @property
     def account_id(self) -> str:
         """The account's id."""
         return str(self.account["account_id"])
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """The account's rows of one table as records (what `name`'s frame holds, without building it)."""
+        if name == "to_recruit":
+            silent = [r for r in self.rows("contacts") if _missing(r["score"])]
+            return [{k: v for k, v in r.items() if k not in RESPONSE_COLUMNS} for r in silent]
+        return self.tables[name].records_of(self.account_id)
+
+    def columns(self, name: str) -> list[str]:
+        """The columns of one of the X-Ray's tables."""
+        return self.tables[name].columns
+
+    @property
+    def roles(self) -> pd.DataFrame:
+        """One row per role: counts (contacts_responded: contacts with an answer), NPS, band."""
+        return self.tables["roles"].frame_of(self.account_id)
+
+    @property
+    def contacts(self) -> pd.DataFrame:
+        """Every invited contact: role, latest score and category, drivers, comment."""
+        return self.tables["contacts"].frame_of(self.account_id)
+
+    @property
+    def to_recruit(self) -> pd.DataFrame:
+        """Invited contacts who never answered, by role."""
+        contacts = self.contacts
+        keep = [c for c in contacts.columns if c not in RESPONSE_COLUMNS]
+        return contacts.loc[contacts["score"].isna(), keep].reset_index(drop=True)
+
+    @property
+    def drivers(self) -> pd.DataFrame:
+        """Driver, promoters, passives, detractors, total."""
+        return self.tables["drivers"].frame_of(self.account_id)
+
+    @property
+    def comments(self) -> pd.DataFrame:
+        """Comments with score and role, lowest score first."""
+        return self.tables["comments"].frame_of(self.account_id)
+
+    @property
+    def trend(self) -> pd.DataFrame:
+        """Per wave: contacts invited, response rate, NPS with interval, band."""
+        return self.tables["trend"].frame_of(self.account_id)
+
+    @property
+    def renewal(self) -> pd.DataFrame | None:
+        """The account's `renewal.account_contributions` steps (None without renewal weights)."""
+        from .renewal import waterfall
+
+        return None if self.renewal_row is None else waterfall(*self.renewal_row)
+
+    def renewal_steps(self) -> tuple[dict[str, list[Any]], dict[str, Any]] | None:
+        """`renewal`'s steps as plain columns and attrs (`renewal.waterfall_columns`), None without weights."""
+        from .renewal import waterfall_columns
+
+        return None if self.renewal_row is None else waterfall_columns(*self.renewal_row)
+
+    @property
+    def plays(self) -> pd.DataFrame | None:
+        """The account's plays from the actions store (None when no store was given)."""
+        return self.tables["plays"].frame_of(self.account_id) if self.with_plays else None
+
+    @property
+    def suggested(self) -> pd.DataFrame | None:
+        """The plays the suggestion rules propose for it: play_label, rule, why, open_already (None: not asked)."""
+        return self.tables["suggested"].frame_of(self.account_id) if self.with_suggested else None
+
+
+def _missing(v: Any) -> bool:
+    """Whether a record's value is missing (None, NaN, NA, NaT)."""
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
 def _wave_order(dataset: Any) -> list[str]:
@@ -164,8 +278,10 @@ def xrays(
     flags = role_flags(dataset, scoped=sc, summary=summary_sel, **t).set_index("account_id")
     roles = role_breakdown(dataset, scoped=sc, **t)
     roles = roles[roles["account_id"].isin(ids)]
-    answers = _answers(dataset, sc, ids, include_emails)
-    trend = _trend(dataset, sc, ids, t)
+    # every account in scope asked for: the scope's own filters select them, with no list of ids to ship
+    dated = bool(sc.filters.start or sc.filters.end or "wave" in sc.filters.criteria)
+    answers = _answers(dataset, sc, ids if wanted is not None else None, include_emails)
+    trend = _trend(dataset, sc, ids if wanted is not None or dated else None, t)
     roles = roles.assign(role=roles["role"].astype(str))
     segment = {
         "nps_median": float(summary["nps"].median()) if summary["nps"].notna().any() else math.nan,
@@ -181,44 +297,50 @@ def xrays(
             f"no renewal weights at {renewal_weights}: the X-Ray leaves out the renewal drivers", stacklevel=2
         )
         renewal_weights = None
-    renewal = _renewal_steps(dataset, sc, renewal_weights, ids) if renewal_weights is not None else None
+    renewal = _renewal_rows(dataset, sc, renewal_weights, ids) if renewal_weights is not None else None
     account_plays, suggested = _plays(plays, play_rules, summary, ids, flags, dataset)
     contacts, comments = _people(answers)
     drivers = _driver_counts(answers[answers["score"].notna()], by=["account_id"])
-    groups = {
-        name: dict(tuple(frame.groupby("account_id", sort=False, observed=True))) if len(frame) else {}
-        for name, frame in (
-            ("roles", roles),
-            ("contacts", contacts),
-            ("comments", comments),
-            ("drivers", drivers),
-            ("trend", trend),
-        )
+    tables = {
+        "roles": Rows(_role_tables(roles, contacts, ids)),
+        "contacts": Rows(contacts),
+        "comments": Rows(comments),
+        "drivers": Rows(drivers),
+        "trend": Rows(trend),
     }
-    empty = {"roles": roles, "contacts": contacts, "comments": comments, "drivers": drivers, "trend": trend}
+    if account_plays is not None:
+        tables["plays"] = Rows(account_plays)
+    if suggested is not None:
+        tables["suggested"] = Rows(suggested)
+    flag_rows = {str(r["account_id"]): r for r in flags.reset_index().to_dict(orient="records")}
+    renewal_cols = list(renewal.columns) if renewal is not None else []
+    renewal_rows = {str(r["account_id"]): r for r in renewal.to_dict(orient="records")} if renewal is not None else {}
+    kept = sc.filters.criteria.get("role")
+    excluded = tuple(r for r in ROLES if kept and r not in kept)
     out: dict[str, XRay] = {}
     for rec in summary_sel.to_dict(orient="records"):
         aid = str(rec["account_id"])
-        part = {k: groups[k].get(aid, empty[k].iloc[0:0]) for k in groups}
-        x = _assemble(rec, part, flags.loc[aid].to_dict() if aid in flags.index else {}, segment, sc)
-        if compare:
-            x = replace(x, comparison=comparisons.get(aid, comparisons.get("")))
-        if aid in health:
-            x = replace(x, health=health[aid])
-        if renewal is not None and aid in renewal:
-            x = replace(x, renewal=renewal[aid])
-        if account_plays is not None:
-            x = replace(x, plays=account_plays.get(aid, _NO_PLAYS))
-        if suggested is not None:
-            x = replace(x, suggested=suggested.get(aid, _NO_SUGGESTIONS))
-        out[aid] = x
+        present = {r["role"] for r in tables["contacts"].records_of(aid)}
+        out[aid] = XRay(
+            account={str(k): v for k, v in rec.items() if not _isnan(v)},
+            tables=tables,
+            roles_missing=tuple(r for r in ROLES if r not in present and r not in excluded),
+            roles_excluded=excluded,
+            reading=role_reading({str(k): v for k, v in flag_rows.get(aid, {}).items()}, str(rec.get("band"))),
+            segment=segment,
+            comparison=comparisons.get(aid, comparisons.get("")) if compare else None,
+            health=health.get(aid),
+            renewal_row=(renewal_rows[aid], renewal_cols) if aid in renewal_rows else None,
+            with_plays=account_plays is not None,
+            with_suggested=suggested is not None,
+        )
     return out
 
 
 def _plays(
     plays: Any, rules: Any, summary: pd.DataFrame, ids: list[str], flags: pd.DataFrame, dataset: Any = None
-) -> tuple[dict[str, pd.DataFrame] | None, dict[str, pd.DataFrame] | None]:
-    """Per account of `ids`: its plays and its suggested plays (None for each when not asked for).
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The plays of the accounts `ids`, and their suggested plays (None for each when not asked for).
 
     Quadrants come from the whole scope's `summary` (its medians place the guides), not from the accounts asked for.
     """
@@ -230,13 +352,16 @@ def _plays(
         frame = plays[plays["account_id"].astype(str).isin(ids)]
     else:
         frame = read_plays(plays, ids, dataset=dataset)
-    per_account = {str(k): g for k, g in frame.groupby("account_id", sort=False)}
+    if len(frame) == 0:
+        frame = frame.reindex(columns=list(dict.fromkeys([*PLAY_COLUMNS, *frame.columns])))
     if rules is None or rules is False:
-        return per_account, None
+        return frame, None
     loaded = load_rules(None if rules is True else rules)
     got = suggestions(summary, loaded, flags=flags.reset_index(), plays=frame)
     got = got[got["account_id"].astype(str).isin(ids)]
-    return per_account, {str(k): g for k, g in got.groupby("account_id", sort=False)}
+    if len(got) == 0:
+        got = got.reindex(columns=list(dict.fromkeys([*SUGGESTION_COLUMNS, *got.columns])))
+    return frame, got
 
 
 def _health_rows(dataset: Any, sc: Scope) -> dict[str, dict[Any, Any]]:
@@ -256,15 +381,13 @@ def _no_survey_keys(fs: FilterSet) -> dict[str, None]:
     return {k: None for k in keys if k in fs.criteria} | {"start": None, "end": None}
 
 
-def _renewal_steps(dataset: Any, sc: Scope, weights: Any, ids: list[str]) -> dict[str, pd.DataFrame]:
-    """Each account's renewal-risk waterfall steps, from one scoring of the scope's accounts."""
-    from .renewal import score, waterfall
+def _renewal_rows(dataset: Any, sc: Scope, weights: Any, ids: list[str]) -> pd.DataFrame:
+    """The rows of `ids` in one renewal scoring of the scope's accounts (an X-Ray's waterfall comes from its row)."""
+    from .renewal import score
 
     account_keys = {k: v for k, v in sc.filters.criteria.items() if k in dataset.account_columns}
     scores = score(dataset, weights, filters=FilterSet.from_dict(account_keys) if account_keys else None)
-    # each account's own row, as a record: finding it by comparing every account id made this quadratic
-    rows = {str(r["account_id"]): r for r in scores.to_dict(orient="records")}
-    return {a: waterfall(rows[a], list(scores.columns)) for a in ids if a in rows}
+    return scores[scores["account_id"].astype(str).isin(set(ids))]
 
 
 def _comparisons(
@@ -340,20 +463,24 @@ def xray(
     return found[str(account_id)]
 
 
-def _answers(dataset: Any, sc: Scope, ids: list[str], include_emails: bool) -> pd.DataFrame:
-    """Every invitation in scope of these accounts, with its contact (one engine query)."""
+def _answers(dataset: Any, sc: Scope, ids: list[str] | None, include_emails: bool) -> pd.DataFrame:
+    """Every invitation in scope of these accounts (None: of all), with its contact (one engine query)."""
     contacts = dataset.table("contacts")
     cols = ["contact_id", "account_id", "role", "name", "title"] + (["email"] if include_emails else [])
     inv = dataset.table("invitations")
     joined = inv.inner_join(contacts.select(*cols), "contact_id")
-    joined = sc.narrow(joined).filter(lambda t: t.account_id.isin(ids))
+    joined = sc.narrow(joined)
+    if ids is not None:
+        joined = joined.filter(joined.account_id.isin(ids))
     keep = ["invitation_id", *cols, "questionnaire", "wave", "sent_at", "responded_at", "score", "drivers", "comment"]
     return joined.select(*keep).to_pandas()
 
 
-def _trend(dataset: Any, sc: Scope, ids: list[str], t: Mapping[str, float | None]) -> pd.DataFrame:
-    """Per account and wave (all waves, other filters kept): footprint, response rate, NPS and band."""
-    facts = sc.narrow(dataset.table("invitation_facts"), dates=False).filter(lambda f: f.account_id.isin(ids))
+def _trend(dataset: Any, sc: Scope, ids: list[str] | None, t: Mapping[str, float | None]) -> pd.DataFrame:
+    """Per account and wave (all waves, other filters kept): footprint, response rate, NPS, band (`ids` None: all)."""
+    facts = sc.narrow(dataset.table("invitation_facts"), dates=False)
+    if ids is not None:
+        facts = facts.filter(facts.account_id.isin(ids))
     df = _counts(facts, ["account_id", "wave"]).to_pandas()
     from .metrics import _thresholds
 
@@ -385,7 +512,8 @@ def _people(answers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     contacts = contacts.drop(columns="role_order").reset_index(drop=True)
     has_comment = answered["comment"].notna() & (answered["comment"].astype(str).str.strip() != "")
     comments = answered[has_comment].assign(category=lambda d: _categories(d["score"]))
-    comments = comments.sort_values(["account_id", "score", "when"], kind="stable")
+    # invitation_id last: answers given the same day came in whatever order the engine's threads returned them
+    comments = comments.sort_values(["account_id", "score", "when", "invitation_id"], kind="stable")
     comments = comments[["account_id", "score", "category", "role", "name", "wave", "comment"]].reset_index(drop=True)
     return contacts, comments
 
@@ -395,12 +523,17 @@ def _categories(scores: pd.Series) -> np.ndarray:
     return np.select([s >= 9, s >= 7, s >= 0], ["promoter", "passive", "detractor"], "no response").astype(object)
 
 
-def _assemble(
-    rec: Mapping[Any, Any], part: dict[str, pd.DataFrame], flags: Mapping[Any, Any], segment: dict, sc: Scope
-) -> XRay:
-    role_table = part["roles"].set_index("role").reindex(list(ROLES))
-    answered = part["contacts"].loc[part["contacts"]["score"].notna(), "role"].astype(str).value_counts()
-    role_table["contacts_responded"] = answered.reindex(role_table.index)
+def _role_tables(roles: pd.DataFrame, contacts: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """Every account's three role rows, all accounts at once: counts, NPS, band, contacts who answered.
+
+    A role nobody was invited in counts zero and reads gray.
+    """
+    base = roles.assign(account_id=roles["account_id"].astype(str)).set_index(["account_id", "role"])
+    full = pd.MultiIndex.from_product([ids, list(ROLES)], names=["account_id", "role"])
+    table = base.reindex(full)
+    answered = contacts[contacts["score"].notna()]
+    responded = answered.groupby([answered["account_id"].astype(str), answered["role"].astype(str)]).size()
+    table["contacts_responded"] = responded.reindex(full)
     counts = [
         "contacts_invited",
         "contacts_responded",
@@ -410,34 +543,15 @@ def _assemble(
         "passives",
         "detractors",
     ]
-    role_table[counts] = role_table[counts].fillna(0).astype("int64")
-    role_table["band"] = role_table["band"].fillna("gray")
-    role_table["account_id"] = rec["account_id"]
-    role_table.insert(0, "role_label", [ROLE_LABELS[r] for r in ROLES])
-    role_table = role_table.reset_index()
-    contacts = part["contacts"].reset_index(drop=True)
-    silent = contacts["score"].isna()
-    recruit = contacts.loc[silent, [c for c in contacts.columns if c not in RESPONSE_COLUMNS]].reset_index(drop=True)
-    present = set(contacts["role"])
-    kept = sc.filters.criteria.get("role")
-    excluded = tuple(r for r in ROLES if kept and r not in kept)
-    return XRay(
-        account={k: v for k, v in rec.items() if not _isnan(v)},
-        roles=role_table,
-        contacts=contacts,
-        to_recruit=recruit,
-        roles_missing=tuple(r for r in ROLES if r not in present and r not in excluded),
-        roles_excluded=excluded,
-        drivers=part["drivers"].reset_index(drop=True),
-        comments=part["comments"].reset_index(drop=True),
-        trend=part["trend"].reset_index(drop=True),
-        reading=role_reading(flags, str(rec.get("band"))),
-        segment=segment,
-    )
+    table[counts] = table[counts].fillna(0).astype("int64")
+    table["band"] = table["band"].fillna("gray")
+    table = table.reset_index()
+    table.insert(1, "role_label", [ROLE_LABELS[r] for r in table["role"]])
+    rest = [c for c in table.columns if c not in ("role", "role_label", "account_id", "contacts_responded")]
+    return table[["role", "role_label", "account_id", *rest, "contacts_responded"]]
 
 
-_NO_PLAYS = pd.DataFrame(columns=list(PLAY_COLUMNS))
-_NO_SUGGESTIONS = pd.DataFrame(columns=["account_id", "play", "play_label", "rule", "why", "open_already"])
+SUGGESTION_COLUMNS = ("account_id", "play", "play_label", "rule", "why", "open_already")
 RESPONSE_COLUMNS = ("score", "drivers", "comment", "responded_at", "wave", "category")
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import html
 import math
 import os
-import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,17 +41,13 @@ CATEGORY_COLORS = {"promoter": BAND_COLORS["green"], "passive": BAND_COLORS["yel
 
 
 def _e(value: Any) -> str:
+    if type(value) is str:  # most values: the checks below cost more than the escape
+        return html.escape(value, quote=True)
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return ""
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return html.escape(str(value), quote=True)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """`frame.to_dict(orient="records")`, the same values, column by column (a page renders a dozen small frames)."""
-    cols = list(frame.columns)
-    return [dict(zip(cols, row, strict=True)) for row in zip(*(frame[c].tolist() for c in cols), strict=True)]
 
 
 def _score(value: Any) -> str:
@@ -92,9 +88,9 @@ def _note(row: Mapping[Any, Any]) -> str:
     return small_sample_note(row.get("responses") or 0, flagged=bool(row.get("small_sample")))
 
 
-def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
-    """NPS per wave as an inline SVG line with its interval band (no script)."""
-    pts = [(str(r["wave"]), r["nps"], r["nps_low"], r["nps_high"]) for r in _records(trend)]
+def _trend_svg(rows: list[dict[str, Any]], width: int = 420, height: int = 120) -> str:
+    """NPS per wave (the trend's records) as an inline SVG line with its interval band (no script)."""
+    pts = [(str(r["wave"]), r["nps"], r["nps_low"], r["nps_high"]) for r in rows]
     if not pts:
         return ""
     pad, n = 28, len(pts)
@@ -108,7 +104,7 @@ def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
     shapes = [
         f'<line x1="{pad}" x2="{width - pad}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#bbb" stroke-dasharray="3"/>'
     ]
-    whole = trend["complete"].tolist() if "complete" in trend else [True] * n
+    whole = [r.get("complete", True) for r in rows]
     known = [(i, p) for i, p in enumerate(pts) if not math.isnan(p[1])]
     for i, (_, _nps, low, high) in known:
         shapes.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(low):.1f}" y2="{y(high):.1f}" stroke="#9ab"/>')
@@ -135,11 +131,10 @@ def _trend_svg(trend: pd.DataFrame, width: int = 420, height: int = 120) -> str:
     )
 
 
-def _trend_caption(trend: pd.DataFrame) -> str:
-    """The trend's window in words (escaped HTML): the waves drawn and which are still open, drawn dashed."""
-    if not len(trend) or "wave_start" not in trend:
+def _trend_caption(rows: list[dict[str, Any]]) -> str:
+    """The trend's window in words (escaped HTML, from its records): the waves drawn and which are still open."""
+    if not rows or "wave_start" not in rows[0]:
         return ""
-    rows = trend.to_dict(orient="records")
     text = (
         f"Waves {rows[0]['wave']} to {rows[-1]['wave']}, first sent {rows[0]['wave_start']} to "
         f"{rows[-1]['wave_start']}."
@@ -246,7 +241,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
     back = f'<p><a href="{_e(back_href)}">← {_e(back_label)}</a></p>' if back_href else ""
     excluded = set(x.roles_excluded)
     role_rows = []
-    for r in _records(x.roles):
+    for r in x.rows("roles"):
         if r["role"] in excluded:  # not silent: the report's filters leave the role out
             role_rows.append([_e(r["role_label"]), "excluded by this report's filters", *[""] * 7])
             continue
@@ -273,9 +268,9 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
             numeric=range(1, 8),
         )
     )  # fmt: skip
-    has_email = "email" in x.contacts.columns
+    has_email = "email" in x.columns("contacts")
     contact_rows = []
-    for r in _records(x.contacts):
+    for r in x.rows("contacts"):
         cat = r["category"]
         dot = f'<span class="hx-dot" style="background:{CATEGORY_COLORS.get(cat, "#9e9e9e")}"></span>'
         row = [_e(ROLE_LABELS.get(r["role"], r["role"])), _e(r.get("name")), _e(r.get("title"))]
@@ -294,15 +289,19 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
             f"are under Comments, their drivers counted under Drivers)</summary>{rest}</details>"
         )
     recruit_parts = []
-    for role, group in x.to_recruit.groupby("role", sort=False):
-        names = ", ".join(_e(n) for n in group["name"])
+    silent: dict[Any, list[Any]] = {}  # by role, in the order the roles first appear
+    for r in x.rows("to_recruit"):
+        silent.setdefault(r["role"], []).append(r["name"])
+    for role, group in silent.items():
+        names = ", ".join(_e(n) for n in group)
         recruit_parts.append(f"<li><b>{_e(ROLE_LABELS.get(str(role), role))}</b> ({len(group)}): {names}</li>")
     for role in x.roles_missing:
         recruit_parts.append(f"<li><b>{_e(ROLE_LABELS[role])}</b>: no contact invited at all</li>")
     recruit = f"<ul>{''.join(recruit_parts)}</ul>" if recruit_parts else '<p class="hx-empty">Everyone answered.</p>'
-    top = max([int(v) for v in x.drivers["total"]] + [1])
+    driver_records = x.rows("drivers")
+    top = max([int(r["total"]) for r in driver_records] + [1])
     driver_rows = []
-    for r in _records(x.drivers):
+    for r in driver_records:
         bars = "".join(
             f'<span class="hx-bar" style="width:{120 * int(r[k]) / top:.0f}px;background:{CATEGORY_COLORS[c]}"></span>'
             for k, c in (("promoters", "promoter"), ("passives", "passive"), ("detractors", "detractor"))
@@ -322,9 +321,10 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
                 _e(r["wave"]),
                 _e(r["comment"]),
             ]
-            for r in _records(x.comments)
+            for r in x.rows("comments")
         ),
     )
+    trend_rows = x.rows("trend")
     trend = _table(
         ["Wave", "Footprint", "Response rate", "NPS", "Interval", "Band"],
         (
@@ -337,7 +337,7 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
                 + (f"<br><small>{_e(_note(r))}</small>" if _note(r) else ""),
                 _dot(r["band"]),
             ]
-            for r in _records(x.trend)
+            for r in trend_rows
         ),
         numeric=range(1, 4),
     )
@@ -347,21 +347,27 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
         f"<h2>NPS by role</h2>{roles}<h2>Contacts</h2>{contacts}<h2>Non-responders to recruit</h2>{recruit}"
         f"<h2>Drivers</h2>{drivers}<h2>Comments, lowest score first</h2>{comments}"
         f"{comparison_html(x.comparison)}"
-        f"<h2>Trend, wave over wave</h2>{_trend_svg(x.trend)}{_trend_caption(x.trend)}{trend}"
-        f"{health_html(x.health)}{renewal_html(x.renewal)}{suggested_html(x.suggested)}"
+        f"<h2>Trend, wave over wave</h2>{_trend_svg(trend_rows)}{_trend_caption(trend_rows)}{trend}"
+        f"{health_html(x.health)}{_renewal_section(x.renewal_steps())}"
+        f"{_suggested_section(x.rows('suggested') if x.with_suggested else None)}"
         f"{plays_section(x.plays)}</div>"
     )
 
 
 def suggested_html(suggested: pd.DataFrame | None) -> str:
     """The plays the suggestion rules propose for the account, and why (empty when not asked for)."""
-    if suggested is None:
+    return _suggested_section(None if suggested is None else suggested.to_dict(orient="records"))
+
+
+def _suggested_section(records: list[dict[Any, Any]] | None) -> str:
+    """`suggested_html` from the suggestions' records."""
+    if records is None:
         return ""
-    if suggested.empty:
+    if not records:
         return '<h2>Suggested plays</h2><p class="hx-empty">No rule flags this account.</p>'
     rows = [
         [_e(r["play_label"]), _e(r["why"] or r["rule"]), "already open" if r["open_already"] else "suggested"]
-        for r in suggested.to_dict(orient="records")
+        for r in records
     ]
     return "<h2>Suggested plays</h2>" + _table(["Play", "Why", "Status"], rows)
 
@@ -430,15 +436,29 @@ def renewal_html(steps: pd.DataFrame | None) -> str:
     """The renewal-risk drivers as a script-free waterfall: each signal's push up or down, largest first."""
     if steps is None or not len(steps):
         return ""
-    signals = steps[steps["step"] == "signal"]
-    top = max([abs(float(c)) for c in signals["contribution"]] + [1e-9])
+    return _renewal_section(
+        ({str(c): steps[c].tolist() for c in steps.columns}, {str(k): v for k, v in steps.attrs.items()})
+    )
+
+
+def _renewal_section(steps: tuple[dict[str, list[Any]], dict[str, Any]] | None) -> str:
+    """`renewal_html` from the steps as plain columns and attrs (`renewal.waterfall_columns`)."""
+    if steps is None:
+        return ""
+    columns, attrs = steps
+    names = list(columns)
+    records = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    if not records:
+        return ""
+    signals = [r for r in records if r["step"] == "signal"]
+    top = max([abs(float(r["contribution"])) for r in signals] + [1e-9])
     rows = []
-    for r in _records(signals):
+    for r in signals:
         c = float(r["contribution"])
         colour = BAND_COLORS["red"] if c > 0 else BAND_COLORS["green"]
         bar = f'<span class="hx-bar" style="width:{120 * abs(c) / top:.0f}px;background:{colour}"></span>'
         rows.append([_e(r["label"]), _e(r.get("value_text")), _e(r.get("contribution_text")), bar])
-    risk = steps.attrs.get("score")
+    risk = attrs.get("score")
     head = f" (risk {risk:.0f} of 100)" if isinstance(risk, int | float) and not math.isnan(risk) else ""
     note = "<p class='hx-meta'>Red pushes the renewal risk up, green pulls it down (log-odds, largest first).</p>"
     return f"<h2>Renewal risk drivers{head}</h2>{note}" + _table(["Signal", "Value", "Push", ""], rows)
@@ -470,13 +490,17 @@ def write_xray_pages(
     out.mkdir(parents=True, exist_ok=True)
     written = []
     pages = bar(len(xrays), "X-Ray pages", unit="page")
+    # each page goes to a temporary name of this process and thread, then is renamed into place: a reader (or a
+    # run resumed after a crash) never sees half a page; one open per page, no random names (pages are cheap)
+    tmp = out / f".xray-{os.getpid()}-{threading.get_ident()}.tmp"
     for account_id, x in xrays.items():
         path = out / xray_file_name(pattern, account_id)
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".xray-", suffix=".tmp")
+        tmp.unlink(missing_ok=True)  # left by a killed run of a process with this id
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.fchmod(fd, 0o644)  # whatever the umask: pages are served as files
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(xray_page(x, back_href=back_href, back_label=back_label))
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
+        tmp.replace(path)
         written.append(path)
         pages.update()
     pages.close()

@@ -610,3 +610,15 @@ def test_watermelons_are_green_on_nps_and_high_on_risk(hist: hm.Dataset) -> None
     assert list(melons["account_id"]) == ["A1"]
     assert melons["nps"].iloc[0] == pytest.approx(_row(summary, "A1")["nps"]) and "drivers" in melons
     assert rn.watermelons(sc, summary, min_risk=99.9).empty
+
+
+def test_a_weights_file_is_read_again_when_it_changes(hist: hm.Dataset, tmp_path: Path) -> None:
+    """Scoring reads a weights file once per state of the file (a batch scores every segment with it)."""
+    path = _weights().save(tmp_path / "w.yaml")
+    first = rn.score(hist, path, as_of=AS_OF)
+    assert _row(rn.score(hist, path, as_of=AS_OF), "A1")["risk"] == _row(first, "A1")["risk"]
+    w = _weights()
+    changed = rn.Weights(w.signals, rn.SegmentModel(rn.Model(2.0, w.overall.risk.weights), w.overall.opportunity))
+    changed.save(path)
+    again = rn.score(hist, path, as_of=AS_OF)
+    assert _row(again, "A1")["risk_base"] == 2.0 and _row(first, "A1")["risk_base"] == -1.0

@@ -188,3 +188,53 @@ def test_role_table_in_one_unit_and_excluded_roles_said_so(ds):
     assert leaders.roles_excluded == ("day_to_day",) and leaders.roles_missing == ()
     beta = xray(ds, "B1", {"role": ["decision_maker", "day_to_day"]})
     assert beta.roles_missing == ("decision_maker",) and beta.roles_excluded == ("influencer",)
+
+
+def test_a_segments_pages_read_the_same_rows_as_its_frames(demo):
+    """Pages render records looked up in segment-wide tables; each equals the account's frame, row for row."""
+    from pathlib import Path
+
+    weights = Path(__file__).resolve().parent.parent / "params" / "renewal_weights.yaml"
+    found = xrays(demo, renewal_weights=weights)
+    assert len(found) == len(hm.account_summary(demo))
+    contacts = next(iter(found.values())).tables["contacts"].frame
+
+    def same(records, frame):
+        expected = frame.to_dict(orient="records")
+        assert len(records) == len(expected)
+        for got, want in zip(records, expected, strict=True):
+            assert got.keys() == want.keys()
+            for k, v in want.items():
+                assert got[k] == v or (hm_missing(got[k]) and hm_missing(v)), (k, got[k], v)
+
+    scored = 0
+    for aid, x in list(found.items())[:40]:
+        for name in ("roles", "contacts", "to_recruit", "drivers", "comments", "trend"):
+            same(x.rows(name), getattr(x, name))
+        assert x.contacts.equals(contacts[contacts["account_id"] == aid].reset_index(drop=True))
+        assert list(x.roles["role"]) == ["decision_maker", "influencer", "day_to_day"]
+        assert x.roles["contacts_invited"].sum() == len(x.contacts)
+        assert x.roles["contacts_responded"].sum() == x.contacts["score"].notna().sum()
+        steps, plain = x.renewal, x.renewal_steps()
+        if steps is None:  # not scored (a churned account): neither form
+            assert plain is None
+            continue
+        scored += 1
+        assert plain is not None and plain[1] == steps.attrs
+        assert plain[0] == {c: steps[c].tolist() for c in steps.columns}
+    assert scored
+
+
+def hm_missing(v):
+    """Whether a value is missing (None, NaN, NA, NaT)."""
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
+
+
+def test_comments_of_one_score_and_day_come_in_invitation_order(builder, tmp_path):
+    a = builder.account("A1")
+    for name in ("first", "second", "third"):
+        builder.invite(builder.contact(a, "day_to_day"), 5, sent_at="2026-02-01", comment=name)
+    x = xray(builder.load(tmp_path / "d"), "A1")
+    assert x.comments["comment"].tolist() == ["first", "second", "third"]
