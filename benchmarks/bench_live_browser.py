@@ -11,7 +11,9 @@ a region filter), the page itself changes the widget and stamps the time; then i
 - the table painted: the account table's data source changed and the next frame was drawn;
 
 and reads the Python side's share (`Dashboard.last_refresh_s`, shown by a hidden widget the notebook adds) and the
-bytes the kernel sent over the notebook's websocket between the change and the paint. Each change starts from all
+bytes the kernel sent over the notebook's websocket between the change and the paint. A second table splits the
+time: when the first and last data-sized message reached the page's main thread and when the chart's and the
+table's data were applied (docs/live.md; HM_BENCH_TRACE=1 prints every message). Each change starts from all
 data (the clear starts from one region), so every change alters what is drawn. Target (issue 15): at 10k accounts
 and about 1M invitations, median at most 150 ms and worst at most 300 ms, click to paint. The machine's load is
 printed with the figures: on a shared 2-core machine treat them as upper bounds.
