@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from bokeh.core.properties import value as fixed
+from bokeh.core.serialization import Serializer
 from bokeh.models import (
     BasicTicker,
     CDSView,
@@ -57,6 +58,7 @@ __all__ = [
     "TRAIL_LABELS",
     "BubbleChart",
     "Crowding",
+    "TextColumn",
     "band_legend_labels",
     "bubble_chart",
     "bubble_size",
@@ -70,6 +72,7 @@ __all__ = [
     "update_chart",
     "usage_figures",
     "usage_hover",
+    "wire_texts",
     "xray_file_name",
     "xray_link",
 ]
@@ -415,6 +418,27 @@ def _rate_text(code: int) -> str:
 
 
 _RATE_TEXT = TextMemo(_rate_text)
+
+
+class TextColumn(list):
+    """A data source column of plain texts (str only) that Bokeh sends as the JSON list it is (see `wire_texts`)."""
+
+
+Serializer.register(TextColumn, lambda column, _serializer: list(column))
+
+
+def wire_texts(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with each column of plain texts as a `TextColumn`: the same texts reach the browser, sent in one step.
+
+    Bokeh encodes a list or an object array text by text (a reference lookup and type checks each): at 10k accounts
+    that was most of a live redraw's kernel time (docs/live.md). Columns holding anything but str stay as they are.
+    """
+    out: dict[str, Any] = {}
+    for key, column in data.items():
+        plain = isinstance(column, list) or (isinstance(column, np.ndarray) and column.dtype == object)
+        texts = column.tolist() if isinstance(column, np.ndarray) else column
+        out[key] = TextColumn(texts) if plain and len(texts) and all(type(t) is str for t in texts) else column
+    return out
 
 
 def _log_floor(values: np.ndarray) -> float:
@@ -1137,7 +1161,7 @@ def update_chart(
         if chart.trail_legend is not None:
             chart.trail_legend.title = _trail_title(movement)
     chart.source.selected.indices = []
-    chart.source.data = data
+    chart.source.data = wire_texts(data)
     _crowd(chart, len(data["account_id"]))
     labels = band_legend_labels(summary.attrs.get("thresholds"))
     items: list[Any] = list(chart.legend.items)

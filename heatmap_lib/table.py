@@ -35,7 +35,7 @@ from bokeh.models.widgets.tables import (  # (the submodule: visible to type che
     TableColumn,
 )
 
-from .chart import BAND_COLORS, TextMemo, _whole, xray_link
+from .chart import BAND_COLORS, TextMemo, _whole, wire_texts, xray_link
 from .metrics import BAND_LABELS, BANDS, small_sample_note
 
 __all__ = [
@@ -378,7 +378,7 @@ def update_table(table: AccountTable, summary: pd.DataFrame) -> AccountTable:
     """Show another summary in the same table: replace the data in place and clear the selection."""
     data = account_table_data(summary, role_columns=table.role_columns, xray_href=table.xray_href)
     table.source.selected.indices = []
-    table.source.data = data
+    table.source.data = wire_texts(data)
     return table
 
 

@@ -666,7 +666,7 @@ class Dashboard:
         from .table import live_sort_ready
 
         layout = column(self.chart.figure, self.chart.size_key, self.table.table, self.blind_table.table)
-        bokeh = BokehModel(live_sort_ready(layout, self.table, self.blind_table))  # tables sort by seed 000's rule
+        bokeh = BokehModel(no_patch_echo(live_sort_ready(layout, self.table, self.blind_table)))  # seed 000's sort
         hint = w.VBox(
             [
                 w.HTML("<i>Click a bubble or a table row to open that account's X-Ray beside the chart.</i>"),
@@ -691,6 +691,20 @@ class Dashboard:
         from IPython.display import display
 
         display(self.widget())
+
+
+def no_patch_echo(root: Any) -> Any:
+    """Make the page send the kernel only the changes it made itself, not the kernel's own patches back; returns `root`.
+
+    For a layout in a document embedded by jupyter_bokeh (`live_sort_ready` puts it in one): see
+    templates/js/no_patch_echo.js and docs/live.md (a filter change at 10k accounts sent MBs back).
+    """
+    from bokeh.models import CustomJS
+
+    from .offline import script
+
+    root.document.js_on_event("document_ready", CustomJS(args={"root": root}, code=script("no_patch_echo.js")))
+    return root
 
 
 def live_dashboard(

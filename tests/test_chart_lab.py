@@ -7,6 +7,7 @@ test_chart_browser.py, driven by Playwright on Debian's chromium (tests/lab_serv
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,66 @@ def test_live_hover_and_click_take_the_small_bubble_on_top(tmp_path: Path) -> No
     finally:
         stop_lab(proc)
     assert "Big green" not in text  # the large account underneath did not open
+
+
+# Changes the Region select as a click would (the panel's multi-select labelled "Region").
+PICK_REGION = """(region) => {
+  const box = [...document.querySelectorAll('.widget-select-multiple')]
+    .find((x) => x.querySelector('label') && x.querySelector('label').textContent.trim() === 'Region');
+  const select = box.querySelector('select');
+  for (const o of select.options) o.selected = o.textContent.trim() === region;
+  select.dispatchEvent(new Event('change', {bubbles: true}));
+}"""
+
+
+def test_a_filter_change_is_not_sent_back_and_a_click_still_reaches_the_kernel(tmp_path: Path) -> None:
+    """The page sends the kernel no data source after a filter redraw (docs/live.md: the patch echo), and the
+    changes the page makes itself still travel: after the redraw a click on a bubble opens its X-Ray."""
+    from playwright.sync_api import sync_playwright
+
+    work = tmp_path / "work"
+    (work / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "customer_heatmap.ipynb", work / "notebooks")
+    shutil.copytree(ROOT / "params", work / "params")
+    b = Builder()
+    b.account("W1", 5000, name="West one", region="West")
+    b.scores("W1", "day_to_day", [10, 9, 0, None])
+    b.account("E1", 9000, name="East one", region="East")
+    b.scores("E1", "day_to_day", [0, 3, 10, None])
+    b.write(work / "data" / "demo")
+    ARTIFACTS.mkdir(exist_ok=True)
+    proc, base, token = start_lab(work, tmp_path, timeout=60)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            sent: list[str] = []  # what the page sends the kernel (Jupyter's websocket protocol frames, as text)
+
+            def keep(payload: str | bytes) -> None:
+                sent.append(payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))
+
+            page.on("websocket", lambda ws: ws.on("framesent", keep))
+            try:
+                run_all(page, base, token, "notebooks/customer_heatmap.ipynb", ARTIFACTS)
+                page.wait_for_function(f"({BUBBLE_AT})('East one') !== null", timeout=120_000)
+                sent.clear()
+                page.evaluate(PICK_REGION, "West")
+                page.wait_for_function(f"({BUBBLE_AT})('East one') === null", timeout=60_000)  # redrawn: West only
+                canvas = page.locator(".bk-Canvas").first
+                canvas.scroll_into_view_if_needed()
+                box = canvas.bounding_box()
+                west: Any = page.evaluate(BUBBLE_AT, "West one")
+                page.mouse.click(box["x"] + west[0], box["y"] + west[1])
+                header = page.locator(".widget-html b", has_text="Account X-Ray").first
+                header.wait_for(timeout=60_000)
+                panel = header.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
+                page.wait_for_function(
+                    "(el) => /West one|W1/.test(el.innerText)", arg=panel.element_handle(), timeout=60_000
+                )
+            finally:
+                browser.close()
+    finally:
+        stop_lab(proc)
+    events = [m for m in sent if '"jsevent"' in m]
+    assert any(re.search(r'"attr"\s*:\s*"indices"', m) for m in events)  # the click's selection went to the kernel
+    assert not [m for m in events if re.search(r'"attr"\s*:\s*"data"', m)]  # no data source came back
