@@ -170,6 +170,23 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+# Where each drawn bubble of the heat map is on the page: [{x, y, name}] in screen coordinates, for hovering and
+# clicking a named account (a glyph's screen coordinates are per drawn point of its renderer's view).
+BUBBLES_JS = """() => {
+  const out = [];
+  for (const v of Bokeh.index.all_views()) {
+    const m = v.model;
+    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
+    const box = v.plot_view.canvas_view.el.getBoundingClientRect(), rows = Array.from(m.view.indices);
+    rows.forEach((i, k) => {
+      const j = v.glyph.sx.length === rows.length ? k : i;
+      const x = box.left + v.glyph.sx[j], y = box.top + v.glyph.sy[j];
+      if (Number.isFinite(x) && Number.isFinite(y)) out.push({x: x, y: y, name: m.data_source.data.account_name[i]});
+    });
+  }
+  return out;
+}"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM
+from conftest import BUBBLES_JS, CHROMIUM
 from test_hover_health_browser import page_of
 from test_snapshot_browser import Page
 
@@ -25,20 +25,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make system-deps)"),
 ]
 
-# Where each drawn bubble is on the page, by account name (screen coordinates are per drawn point of the view).
-BUBBLES = """() => {
-  const out = {};
-  for (const v of Bokeh.index.all_views()) {
-    const m = v.model;
-    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
-    const box = v.plot_view.canvas_view.el.getBoundingClientRect(), rows = Array.from(m.view.indices);
-    rows.forEach((i, k) => {
-      const j = v.glyph.sx.length === rows.length ? k : i;
-      out[m.data_source.data.account_name[i]] = {x: box.left + v.glyph.sx[j], y: box.top + v.glyph.sy[j]};
-    });
-  }
-  return out;
-}"""
 # The account names the tooltips show now (one per tooltip entry), from the visible tooltips only.
 TOOLTIP_ACCOUNTS = """() => {
   const out = [];
@@ -89,7 +75,7 @@ def test_snapshot_hover_and_click_take_the_bubble_on_top(browser: Any, builder: 
     page.wait_for_bokeh()
     p = page.page
     p.wait_for_function("() => window.HeatmapOffline && Object.keys(HeatmapOffline.snapshots).length === 1")
-    where = p.evaluate(BUBBLES)
+    where = {b["name"]: {"x": b["x"], "y": b["y"]} for b in p.evaluate(BUBBLES_JS)}
     assert where["Small red"] == pytest.approx(where["Big green 1"])  # the same spot: they overlap
     assert where["Small silent"] == pytest.approx(where["Big green 2"])
     # the hover shows one tooltip, the account drawn on top, and a click opens that one's X-Ray in a new tab
@@ -130,7 +116,7 @@ def test_chart_click_on_overlap_opens_the_small_account(browser: Any, builder: A
     page = Page(browser, path)
     page.wait_for_bokeh()
     p = page.page
-    where = p.evaluate(BUBBLES)
+    where = {b["name"]: {"x": b["x"], "y": b["y"]} for b in p.evaluate(BUBBLES_JS)}
     assert tooltip_accounts(p, where["Small silent"]) == ["Small silent"]
     with p.expect_navigation():
         p.mouse.click(where["Small silent"]["x"], where["Small silent"]["y"])

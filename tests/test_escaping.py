@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import BUBBLES_JS
 
 from heatmap_lib import batch, report
 from heatmap_lib.demo import write_demo
@@ -312,21 +313,6 @@ def test_xray_links_reach_the_pages_of_ids_that_need_quoting(runs: dict[str, Pat
 # in a browser: no dialog opens
 
 
-HOVER_BUBBLES = """() => {
-  const out = [];
-  for (const v of Bokeh.index.all_views()) {
-    const m = v.model;
-    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
-    const box = v.plot_view.canvas_view.el.getBoundingClientRect();
-    for (const i of m.view.indices) {
-      const x = box.left + v.glyph.sx[i], y = box.top + v.glyph.sy[i];
-      if (Number.isFinite(x) && Number.isFinite(y)) out.push({x: x, y: y, name: m.data_source.data.account_name[i]});
-    }
-  }
-  return out;
-}"""
-
-
 @pytest.mark.browser
 def test_no_dialog_opens_in_a_browser(runs: dict[str, Path], browser: Any) -> None:
     by_kind = pages(runs)
@@ -345,7 +331,7 @@ def test_no_dialog_opens_in_a_browser(runs: dict[str, Path], browser: Any) -> No
             page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=15_000)
             page.locator("canvas").first.wait_for(timeout=15_000)
             page.wait_for_timeout(300)
-            bubbles = page.evaluate(HOVER_BUBBLES)
+            bubbles = page.evaluate(BUBBLES_JS)
             assert bubbles
             for point in bubbles[:8]:  # tooltips show account names and managers
                 page.mouse.move(point["x"], point["y"])

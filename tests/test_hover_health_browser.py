@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import CHROMIUM
+from conftest import BUBBLES_JS, CHROMIUM
 from test_snapshot_browser import Page
 
 import heatmap_lib as hm
@@ -25,20 +25,6 @@ pytestmark = [
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 USAGE = "Usage (28 days)"
-# Where each drawn bubble is on the page (the glyph's screen coordinates are per drawn point of its band's view).
-BUBBLES = """() => {
-  const out = [];
-  for (const v of Bokeh.index.all_views()) {
-    const m = v.model;
-    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
-    const box = v.plot_view.canvas_view.el.getBoundingClientRect(), rows = Array.from(m.view.indices);
-    rows.forEach((i, k) => {
-      const j = v.glyph.sx.length === rows.length ? k : i;
-      out.push({x: box.left + v.glyph.sx[j], y: box.top + v.glyph.sy[j], name: m.data_source.data.account_name[i]});
-    });
-  }
-  return out;
-}"""
 # The two usage lines as the page's hover formats them, for every bubble, keyed by the account's X-Ray link.
 USAGE_TEXTS = """() => {
   for (const m of Bokeh.documents[0].all_models) {
@@ -80,7 +66,7 @@ def test_snapshot_usage_lines_match_the_live_chart_and_show_on_hover(browser: An
     assert any("seats active" in u for u, _ in got.values()) and any("days ago" in d for _, d in got.values())
 
     # hover one bubble: its tooltip shows both lines
-    bubbles = p.evaluate(BUBBLES)
+    bubbles = p.evaluate(BUBBLES_JS)
     summary = hm.account_summary(demo, {"region": ["West"]}).set_index("account_name")
     # the last drawn is on top of any it overlaps (the hover shows the bubble on top only)
     bubble = next(b for b in reversed(bubbles) if summary.index.tolist().count(b["name"]) == 1)
@@ -114,7 +100,7 @@ def test_an_extra_hover_line_shows_hostile_text_as_text(browser: Any, builder: A
     page.wait_for_bokeh()
     p = page.page
     for name, text in (("Alpha", HOSTILE), ("Bravo", "call & <b>renew</b>")):
-        bubble = next(b for b in p.evaluate(BUBBLES) if b["name"] == name)
+        bubble = next(b for b in p.evaluate(BUBBLES_JS) if b["name"] == name)
         p.mouse.move(bubble["x"], bubble["y"])
         line = p.locator(".bk-Tooltip").get_by_text(text, exact=True).first
         line.wait_for(state="visible", timeout=5_000)

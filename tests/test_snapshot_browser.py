@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import CHROMIUM
+from conftest import BUBBLES_JS, CHROMIUM
 from test_batch import HOSTILE_MANAGER, HOSTILE_NAME, HOSTILE_SCRIPT, NOTEBOOK, hostile_builder
 
 from heatmap_lib import batch
@@ -29,18 +29,6 @@ DRAWN = """() => {
     if (m.type === "GlyphRenderer" && m.name === "bubbles") out.bubbles += m.view.indices.count;
   }
   out.rows = document.querySelectorAll("table.hm-accounts tbody tr").length;
-  return out;
-}"""
-BUBBLES = """() => {
-  const out = [];
-  for (const v of Bokeh.index.all_views()) {
-    const m = v.model;
-    if (m.type !== "GlyphRenderer" || m.name !== "bubbles") continue;
-    const box = v.plot_view.canvas_view.el.getBoundingClientRect();
-    for (const i of m.view.indices) {
-      out.push({x: box.left + v.glyph.sx[i], y: box.top + v.glyph.sy[i], name: m.data_source.data.account_name[i]});
-    }
-  }
   return out;
 }"""
 X_RANGE = """() => {
@@ -150,7 +138,7 @@ def test_client_side_filters_hover_zoom_and_sort(browser: Any, run_folder: Path)
     assert p.evaluate(DRAWN) == {"bubbles": 1, "rows": 1}
     p.locator(".hm-reset").click()
 
-    bubble = next(b for b in p.evaluate(BUBBLES) if b["name"] == HOSTILE_NAME)
+    bubble = next(b for b in p.evaluate(BUBBLES_JS) if b["name"] == HOSTILE_NAME)
     p.mouse.move(bubble["x"], bubble["y"])
     tooltip = p.locator(".bk-Tooltip")  # hover shows the name and manager as text, not markup
     tooltip.get_by_text(HOSTILE_NAME, exact=True).first.wait_for(state="visible", timeout=5_000)
