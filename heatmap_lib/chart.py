@@ -164,6 +164,11 @@ return (p === p ? String(r(p * 100)) : "nan") + "% (" + n(d.responses[i]) + " of
 """
 BROWSER_TOOLTIPS = {"@rate_text": "@band{rate}", "@nps_text": "@band{nps}", "@band_label": "@band{band}"}
 BROWSER_TEXTS = ("band_label", "rate_text", "nps_text")  # the columns `BROWSER_HOVER_JS` formats instead
+# The live chart's per-account texts that no filter changes (names, extra hover lines) live in a second source,
+# `BubbleChart.accounts`, sent once (new accounts are streamed); the drawn rows carry their row there, `acc`.
+# Bokeh escapes a formatter's result as it escapes an `@field` value: customer text still shows as text.
+STATIC_TEXTS = ("account_name", "account_manager")
+ACCOUNT_TEXT_JS = "const c = accounts.data[format]; return c ? String(c[value]) : '';"
 # The bubble filter behind the legend: a band whose legend entry is hidden (its key renderer) is not drawn.
 BAND_FILTER_JS = """
 const hidden = new Set();
@@ -846,10 +851,20 @@ class BubbleChart:
     size_key: Any = None  # the strip under the chart saying what a bubble's size means
     size_key_source: Any = None
     browser_hover: Any = None  # the CustomJSHover of the hover texts formatted in the browser (None: sent as text)
+    accounts: ColumnDataSource | None = None  # the live chart's static per-account texts (`STATIC_TEXTS`, lines)
+    account_rows: dict[str, int] | None = None  # account_id -> its row in `accounts`
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(figure, source)`."""
         return iter((self.figure, self.source))
+
+    def texts(self, column: str) -> list[Any]:
+        """A column of the drawn rows, read through `acc` when it lives in the static `accounts` source."""
+        if self.accounts is None or column in self.source.data:
+            return list(self.source.data[column])
+        static: Any = self.accounts.data[column]
+        rows: Any = self.source.data["acc"]
+        return [static[i] for i in rows.tolist()]
 
     def account_index(self) -> dict[str, int]:
         """Map each account_id to its row in the data source."""
@@ -926,6 +941,10 @@ def bubble_chart(
         data["xray_href"] = [xray_link(xray_href, a) for a in data["account_id"]]
     if movement is not None:
         data.update(trail_source_data(data["account_id"], movement))
+    accounts = ColumnDataSource(data={}) if texts_in_browser else None
+    account_rows: dict[str, int] | None = {} if texts_in_browser else None
+    if accounts is not None and account_rows is not None:
+        data = _static_split(accounts, account_rows, data, True)
     if source is None:
         source = ColumnDataSource(data=data)
     else:
@@ -1013,6 +1032,7 @@ def bubble_chart(
     browser_hover = _browser_hover(source, labels) if texts_in_browser else None
     if browser_hover is not None:
         formatters["@band"] = browser_hover
+        formatters["@acc"] = _account_texts(accounts)
     if formatters:
         hover.formatters = formatters
     fig.add_tools(hover)
@@ -1083,6 +1103,8 @@ def bubble_chart(
         size_key=key,
         size_key_source=key_source,
         browser_hover=browser_hover,
+        accounts=accounts,
+        account_rows=account_rows,
     )
     _crowd(chart, len(data["account_id"]))
     _place(chart, data, g)
@@ -1099,9 +1121,46 @@ def _tooltips(
 ) -> list[tuple[str, str]]:
     change = [("NPS change", "@direction{custom}")] if movement else []
     base = [(_value_label(name, currency), spec) if spec == "@value_text" else (name, spec) for name, spec in TOOLTIPS]
-    if browser:
-        base = [(name, BROWSER_TOOLTIPS.get(spec, spec)) for name, spec in base]
-    return [*base, *change, *_hover_line_tooltips(lines)]
+    extra = _hover_line_tooltips(lines)
+    if browser:  # texts formatted in the browser, static texts read from the `accounts` source
+        static = {f"@{k}": f"@acc{{{k}}}" for k in STATIC_TEXTS} | {spec: f"@acc{{{spec[1:]}}}" for _, spec in extra}
+        base = [(name, BROWSER_TOOLTIPS.get(spec, static.get(spec, spec))) for name, spec in base]
+        extra = [(name, static[spec]) for name, spec in extra]
+    return [*base, *change, *extra]
+
+
+def _account_texts(accounts: ColumnDataSource | None) -> Any:
+    """The formatter of the hover lines read from the static per-account source (see `ACCOUNT_TEXT_JS`)."""
+    from bokeh.models import CustomJSHover
+
+    return CustomJSHover(args={"accounts": accounts}, code=ACCOUNT_TEXT_JS)
+
+
+def _static_split(
+    accounts: ColumnDataSource, rows: dict[str, int], data: dict[str, Any], renew: bool
+) -> dict[str, Any]:
+    """`data` without its static per-account texts, which `accounts` holds once (plus an `acc` row number).
+
+    Accounts not yet in `accounts` are streamed to it (only their rows travel); `renew` (new hover lines) sends it
+    whole again.
+    """
+    columns = [k for k in data if k in STATIC_TEXTS or k.startswith(HOVER_LINE)]
+    ids = [str(a) for a in data["account_id"]]
+    if renew or set(columns) != set(accounts.data):
+        rows.clear()
+        for a in ids:
+            rows.setdefault(a, len(rows))
+        at = {a: j for j, a in enumerate(ids)}
+        accounts.data = wire_texts({k: [data[k][at[a]] for a in rows] for k in columns})
+    else:
+        new = {a: j for j, a in enumerate(ids) if a not in rows}
+        if new:
+            for a in new:
+                rows[a] = len(rows)
+            accounts.stream({k: [data[k][j] for j in new.values()] for k in columns})
+    out = {k: v for k, v in data.items() if k not in columns}
+    out["acc"] = np.array([rows[a] for a in ids], dtype=np.int32)
+    return out
 
 
 def _change_hover(source: ColumnDataSource) -> Any:
@@ -1226,6 +1285,8 @@ def update_chart(
         data.update(trail_source_data(data["account_id"], movement))
         if chart.trail_legend is not None:
             chart.trail_legend.title = _trail_title(movement)
+    if chart.accounts is not None and chart.account_rows is not None:
+        data = _static_split(chart.accounts, chart.account_rows, data, extra_hover is not None)
     chart.source.selected.indices = []
     chart.source.data = wire_texts(data)
     _crowd(chart, len(data["account_id"]))

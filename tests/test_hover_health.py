@@ -50,8 +50,10 @@ def expected_usage(row: pd.Series) -> tuple[str, str]:
     return text, last
 
 
-# The live dashboard's tooltips: its band, NPS and rate lines are formatted in the browser (chart.BROWSER_HOVER_JS)
-LIVE_TOOLTIPS = [(name, BROWSER_TOOLTIPS.get(spec, spec)) for name, spec in TOOLTIPS]
+# The live dashboard's tooltips: its band, NPS and rate lines are formatted in the browser (chart.BROWSER_HOVER_JS),
+# its static texts read from the chart's per-account source (`@acc{column}`)
+LIVE = {**BROWSER_TOOLTIPS, "@account_name": "@acc{account_name}", "@account_manager": "@acc{account_manager}"}
+LIVE_TOOLTIPS = [(name, LIVE.get(spec, spec)) for name, spec in TOOLTIPS]
 
 
 def _tooltips(chart) -> list[tuple[str, str]]:
@@ -60,11 +62,8 @@ def _tooltips(chart) -> list[tuple[str, str]]:
 
 
 def _hover_texts(chart) -> dict[str, tuple[str, str]]:
-    data = chart.source.data
-    return {
-        a: (u, last)
-        for a, u, last in zip(data["account_id"], data[f"{HOVER_LINE}0"], data[f"{HOVER_LINE}1"], strict=True)
-    }
+    ids, usage, last = (chart.texts(c) for c in ("account_id", f"{HOVER_LINE}0", f"{HOVER_LINE}1"))
+    return {a: (u, t) for a, u, t in zip(ids, usage, last, strict=True)}
 
 
 def test_dashboard_hover_shows_each_accounts_usage_health(demo: hm.Dataset) -> None:
@@ -72,7 +71,7 @@ def test_dashboard_hover_shows_each_accounts_usage_health(demo: hm.Dataset) -> N
     dash = Dashboard(demo)
     tips = _tooltips(dash.chart)
     assert tips[: len(TOOLTIPS)] == LIVE_TOOLTIPS
-    assert tips[-2:] == [(USAGE, f"@{HOVER_LINE}0"), ("Last active", f"@{HOVER_LINE}1")]
+    assert tips[-2:] == [(USAGE, f"@acc{{{HOVER_LINE}0}}"), ("Last active", f"@acc{{{HOVER_LINE}1}}")]
     assert not any("{safe}" in value for _, value in tips)
     shown = _hover_texts(dash.chart)
     assert len(shown) == len(dash.summary) > 50
