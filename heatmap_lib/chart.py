@@ -137,6 +137,38 @@ function s(x) { const r = Math.round(x); return (r > 0 ? "+" : r < 0 ? "\\u2212"
 const verdict = code === 1 ? "real rise" : code === 2 ? "real drop" : "within noise";
 return s(d.nps_change[i]) + " (" + s(d.nps_change_low[i]) + " to " + s(d.nps_change_high[i]) + "), " + verdict + was;
 """
+# The live chart's band, NPS and response-rate hover lines, formatted in the browser from the numeric columns the
+# chart sends anyway (issue 15: ~800 KB of text per filter change at 10k accounts). One formatter on `@band` (never
+# NaN, so Bokeh always calls it), its format naming the line. Rounding is Python's `format(x, ".0f")` on the same
+# double (half to even), as `_nps_texts` and `_rate_texts` round; only numbers and the fixed band labels reach the
+# text. A source still carrying Python's texts (a summary without counts) shows those.
+BROWSER_HOVER_JS = """
+const d = source.data, i = special_vars.index;
+if (format === "band") {
+  return d.band_label ? d.band_label[i] : labels[value] !== undefined ? labels[value] : String(value);
+}
+function r(x) { return Math.abs(x - Math.trunc(x)) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x); }
+function n(x) { return x.toLocaleString("en-US"); }
+if (format === "nps") {
+  if (d.nps_text) return d.nps_text[i];
+  const x = d.nps[i];
+  if (x !== x) return "no response";
+  function s(v) { const w = r(v); return w < 0 ? "\\u2212" + (-w) : String(w === 0 ? 0 : w); }
+  const k = d.small_sample[i] ? d.responses[i] : 0;
+  const note = k <= 0 ? "" : k === 1 ? one : many.replace("{n}", String(k));
+  return s(x) + " (" + s(d.nps_low[i]) + " to " + s(d.nps_high[i]) + ")" + (note ? ", " + note : "");
+}
+if (d.rate_text) return d.rate_text[i];
+const p = d.response_rate[i];
+return (p === p ? String(r(p * 100)) : "nan") + "% (" + n(d.responses[i]) + " of " + n(d.invitations[i]) + ")";
+"""
+BROWSER_TOOLTIPS = {"@rate_text": "@band{rate}", "@nps_text": "@band{nps}", "@band_label": "@band{band}"}
+BROWSER_TEXTS = ("band_label", "rate_text", "nps_text")  # the columns `BROWSER_HOVER_JS` formats instead
+# The live chart's per-account texts that no filter changes (names, extra hover lines) live in a second source,
+# `BubbleChart.accounts`, sent once (new accounts are streamed); the drawn rows carry their row there, `acc`.
+# Bokeh escapes a formatter's result as it escapes an `@field` value: customer text still shows as text.
+STATIC_TEXTS = ("account_name", "account_manager")
+ACCOUNT_TEXT_JS = "const c = accounts.data[format]; return c ? String(c[value]) : '';"
 # The bubble filter behind the legend: a band whose legend entry is hidden (its key renderer) is not drawn.
 BAND_FILTER_JS = """
 const hidden = new Set();
@@ -482,6 +514,7 @@ def bubble_source_data(
     thresholds: Thresholds | Mapping[str, float] | None = None,
     log_x: bool = False,
     extra_hover: HoverLinesLike = None,
+    texts: bool = True,
 ) -> dict[str, Any]:
     """The chart's data source columns (`SOURCE_COLUMNS`, plus tier and region when present), one row per account.
 
@@ -492,6 +525,8 @@ def bubble_source_data(
     are drawn at half the smallest positive value, and the hover says so. `band_label` names the band with its
     thresholds (default: the summary's `attrs["thresholds"]`); the band itself is the summary's, never recomputed.
     `extra_hover` (see `hover_lines`) adds one text column per extra hover line, `hover_line_0`, `hover_line_1`, ...
+    `texts=False` (the live chart, `BROWSER_HOVER_JS`): instead of `BROWSER_TEXTS`, the whole numbers they are made
+    of, `responses`, `invitations` and `small_sample` (a summary without the counts keeps its texts).
     """
     frame = summary
     labels = band_legend_labels(thresholds if thresholds is not None else summary.attrs.get("thresholds"))
@@ -523,6 +558,13 @@ def bubble_source_data(
         "rate_text": _rate_texts(frame),
         "nps_text": _nps_texts(frame),
     }
+    if not texts and "responses" in frame and "invitations" in frame:
+        for column in BROWSER_TEXTS:
+            del data[column]
+        data["responses"] = frame["responses"].fillna(0).to_numpy(dtype=np.int32)
+        data["invitations"] = frame["invitations"].fillna(0).to_numpy(dtype=np.int32)
+        small = frame["small_sample"].fillna(False) if "small_sample" in frame else pd.Series(False, index=frame.index)
+        data["small_sample"] = small.to_numpy(dtype=np.int8)
     for column in FILTER_COLUMNS:
         if column in frame:
             data[column] = _text_column(frame, column)
@@ -808,10 +850,21 @@ class BubbleChart:
     alpha_transform: Any = None  # the bubbles' fill opacity by band (`crowding`: calm, risk)
     size_key: Any = None  # the strip under the chart saying what a bubble's size means
     size_key_source: Any = None
+    browser_hover: Any = None  # the CustomJSHover of the hover texts formatted in the browser (None: sent as text)
+    accounts: ColumnDataSource | None = None  # the live chart's static per-account texts (`STATIC_TEXTS`, lines)
+    account_rows: dict[str, int] | None = None  # account_id -> its row in `accounts`
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(figure, source)`."""
         return iter((self.figure, self.source))
+
+    def texts(self, column: str) -> list[Any]:
+        """A column of the drawn rows, read through `acc` when it lives in the static `accounts` source."""
+        if self.accounts is None or column in self.source.data:
+            return list(self.source.data[column])
+        static: Any = self.accounts.data[column]
+        rows: Any = self.source.data["acc"]
+        return [static[i] for i in rows.tolist()]
 
     def account_index(self) -> dict[str, int]:
         """Map each account_id to its row in the data source."""
@@ -854,6 +907,7 @@ def bubble_chart(
     trail_legend: bool = True,
     extra_hover: HoverLinesLike = None,
     currency: str | None = None,
+    texts_in_browser: bool = False,
 ) -> BubbleChart:
     """Build the bubble chart of an account summary (one bubble per surveyed account).
 
@@ -874,14 +928,23 @@ def bubble_chart(
     `currency` ("USD", "EUR", ...) names the values' currency on the value axis and in the hover. The bubbles
     shrink and the green and yellow ones fade past CROWD accounts (`crowding`), and `size_key` (a strip to show
     under the figure) says what response rate a bubble's size means.
+
+    `texts_in_browser` (the live dashboard): the hover's band, NPS and response-rate lines are formatted in the
+    browser (`BROWSER_HOVER_JS`) from numeric columns, so `update_chart` sends no text for them.
     """
     thresholds = thresholds if thresholds is not None else summary.attrs.get("thresholds")
     lines = _normalised(extra_hover)
-    data = bubble_source_data(summary, thresholds=thresholds, log_x=log_x, extra_hover=lines)
+    data = bubble_source_data(
+        summary, thresholds=thresholds, log_x=log_x, extra_hover=lines, texts=not texts_in_browser
+    )
     if xray_href is not None:
         data["xray_href"] = [xray_link(xray_href, a) for a in data["account_id"]]
     if movement is not None:
         data.update(trail_source_data(data["account_id"], movement))
+    accounts = ColumnDataSource(data={}) if texts_in_browser else None
+    account_rows: dict[str, int] | None = {} if texts_in_browser else None
+    if accounts is not None and account_rows is not None:
+        data = _static_split(accounts, account_rows, data, True)
     if source is None:
         source = ColumnDataSource(data=data)
     else:
@@ -961,12 +1024,17 @@ def bubble_chart(
     # of the bubbles under the pointer, the last row (drawn on top).
     hover = HoverTool(
         renderers=renderers,
-        tooltips=_tooltips(movement is not None, lines, currency),
+        tooltips=_tooltips(movement is not None, lines, currency, texts_in_browser),
         sort_by=[("$index", "descending")],
         limit=1,
     )
-    if movement is not None:
-        hover.formatters = {"@direction": _change_hover(source)}
+    formatters: dict[str, Any] = {"@direction": _change_hover(source)} if movement is not None else {}
+    browser_hover = _browser_hover(source, labels) if texts_in_browser else None
+    if browser_hover is not None:
+        formatters["@band"] = browser_hover
+        formatters["@acc"] = _account_texts(accounts)
+    if formatters:
+        hover.formatters = formatters
     fig.add_tools(hover)
     tap = TapTool(renderers=renderers, behavior="select")
     if xray_href is not None:
@@ -1034,6 +1102,9 @@ def bubble_chart(
         alpha_transform=alpha_transform,
         size_key=key,
         size_key_source=key_source,
+        browser_hover=browser_hover,
+        accounts=accounts,
+        account_rows=account_rows,
     )
     _crowd(chart, len(data["account_id"]))
     _place(chart, data, g)
@@ -1045,10 +1116,51 @@ def _value_label(label: str, currency: str | None) -> str:
     return f"{label} ({currency})" if currency else label
 
 
-def _tooltips(movement: bool, lines: pd.DataFrame | None, currency: str | None = None) -> list[tuple[str, str]]:
+def _tooltips(
+    movement: bool, lines: pd.DataFrame | None, currency: str | None = None, browser: bool = False
+) -> list[tuple[str, str]]:
     change = [("NPS change", "@direction{custom}")] if movement else []
     base = [(_value_label(name, currency), spec) if spec == "@value_text" else (name, spec) for name, spec in TOOLTIPS]
-    return [*base, *change, *_hover_line_tooltips(lines)]
+    extra = _hover_line_tooltips(lines)
+    if browser:  # texts formatted in the browser, static texts read from the `accounts` source
+        static = {f"@{k}": f"@acc{{{k}}}" for k in STATIC_TEXTS} | {spec: f"@acc{{{spec[1:]}}}" for _, spec in extra}
+        base = [(name, BROWSER_TOOLTIPS.get(spec, static.get(spec, spec))) for name, spec in base]
+        extra = [(name, static[spec]) for name, spec in extra]
+    return [*base, *change, *extra]
+
+
+def _account_texts(accounts: ColumnDataSource | None) -> Any:
+    """The formatter of the hover lines read from the static per-account source (see `ACCOUNT_TEXT_JS`)."""
+    from bokeh.models import CustomJSHover
+
+    return CustomJSHover(args={"accounts": accounts}, code=ACCOUNT_TEXT_JS)
+
+
+def _static_split(
+    accounts: ColumnDataSource, rows: dict[str, int], data: dict[str, Any], renew: bool
+) -> dict[str, Any]:
+    """`data` without its static per-account texts, which `accounts` holds once (plus an `acc` row number).
+
+    Accounts not yet in `accounts` are streamed to it (only their rows travel); `renew` (new hover lines) sends it
+    whole again.
+    """
+    columns = [k for k in data if k in STATIC_TEXTS or k.startswith(HOVER_LINE)]
+    ids = [str(a) for a in data["account_id"]]
+    if renew or set(columns) != set(accounts.data):
+        rows.clear()
+        for a in ids:
+            rows.setdefault(a, len(rows))
+        at = {a: j for j, a in enumerate(ids)}
+        accounts.data = wire_texts({k: [data[k][at[a]] for a in rows] for k in columns})
+    else:
+        new = {a: j for j, a in enumerate(ids) if a not in rows}
+        if new:
+            for a in new:
+                rows[a] = len(rows)
+            accounts.stream({k: [data[k][j] for j in new.values()] for k in columns})
+    out = {k: v for k, v in data.items() if k not in columns}
+    out["acc"] = np.array([rows[a] for a in ids], dtype=np.int32)
+    return out
 
 
 def _change_hover(source: ColumnDataSource) -> Any:
@@ -1058,6 +1170,16 @@ def _change_hover(source: ColumnDataSource) -> Any:
     labels = json.dumps([BAND_LABELS[b] for b in BANDS])
     code = CHANGE_HOVER_JS.replace("__BANDS__", json.dumps(list(BANDS))).replace("__LABELS__", labels)
     return CustomJSHover(args={"source": source}, code=code)
+
+
+def _browser_hover(source: ColumnDataSource, labels: Mapping[str, str]) -> Any:
+    """The formatter of the hover's band, NPS and response-rate lines (see `BROWSER_HOVER_JS`)."""
+    from bokeh.models import CustomJSHover
+
+    one = small_sample_note(1, flagged=True)
+    many = small_sample_note(2, flagged=True).replace("2 answers", "{n} answers", 1)
+    args = {"source": source, "labels": dict(labels), "one": one, "many": many}
+    return CustomJSHover(args=args, code=BROWSER_HOVER_JS)
 
 
 def _trail_title(movement: pd.DataFrame | None) -> str:
@@ -1152,18 +1274,25 @@ def update_chart(
     if extra_hover is not None:
         object.__setattr__(chart, "extra_hover", _normalised(extra_hover))
         if chart.hover is not None:
-            chart.hover.tooltips = _tooltips(bool(chart.trails), chart.extra_hover, chart.currency)
-    data = bubble_source_data(summary, log_x=chart.log_x, extra_hover=chart.extra_hover)
+            browser = chart.browser_hover is not None
+            chart.hover.tooltips = _tooltips(bool(chart.trails), chart.extra_hover, chart.currency, browser)
+    data = bubble_source_data(
+        summary, log_x=chart.log_x, extra_hover=chart.extra_hover, texts=chart.browser_hover is None
+    )
     if chart.xray_href is not None:
         data["xray_href"] = [xray_link(chart.xray_href, a) for a in data["account_id"]]
     if chart.trails:
         data.update(trail_source_data(data["account_id"], movement))
         if chart.trail_legend is not None:
             chart.trail_legend.title = _trail_title(movement)
+    if chart.accounts is not None and chart.account_rows is not None:
+        data = _static_split(chart.accounts, chart.account_rows, data, extra_hover is not None)
     chart.source.selected.indices = []
     chart.source.data = wire_texts(data)
     _crowd(chart, len(data["account_id"]))
     labels = band_legend_labels(summary.attrs.get("thresholds"))
+    if chart.browser_hover is not None and chart.browser_hover.args["labels"] != labels:
+        chart.browser_hover.args = {**chart.browser_hover.args, "labels": labels}
     items: list[Any] = list(chart.legend.items)
     for band, item in zip(BANDS, items, strict=True):
         item.label = fixed(labels[band])  # a bare string would be read as a field name

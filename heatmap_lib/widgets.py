@@ -396,6 +396,7 @@ class Dashboard:
             movement=_or_empty(self.movement),
             extra_hover=self.extra_hover,
             currency=currency,
+            texts_in_browser=True,  # the hover's band, NPS and rate lines: no text per account on a filter change
         )
         self.table = account_table(shown, xray_href=xray_href)
         self.blind_table = not_surveyed_table(self.blind_spots)

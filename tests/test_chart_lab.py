@@ -24,13 +24,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Where an account's bubble is drawn, in CSS pixels from the chart canvas's top left (None until it is drawn).
 BUBBLE_AT = """(name) => {
+  // the live chart's names are in its static per-account source (chart.BubbleChart.accounts), by the row's `acc`
+  const get = (o, k) => (o instanceof Map ? o.get(k) : o[k]);
+  const names = (doc) => {
+    const hover = [...doc.all_models].find((m) => m.type === "HoverTool" && get(m.formatters, "@acc"));
+    return hover ? get(get(get(hover.formatters, "@acc").args, "accounts").data, "account_name") : [];
+  };
   const plot = window.Bokeh && window.Bokeh.index.query_one((v) => v.model.name !== "size_key"
     && v.frame != null && v.renderer_views != null);
   if (!plot) return null;
   for (const rv of plot.renderer_views.values()) {
     if (rv.model.name !== "bubbles") continue;
     const d = rv.model.data_source.data, col = (k) => (d.get ? d.get(k) : d[k]);
-    const i = Array.from(col("account_name") || []).indexOf(name);
+    const all = names(rv.model.document), i = Array.from(col("acc") || [], (k) => all[k]).indexOf(name);
     if (i < 0) return null;
     return [plot.frame.x_scale.compute(col("x")[i]), plot.frame.y_scale.compute(col("contacts_invited")[i])];
   }

@@ -14,7 +14,15 @@ from bokeh.models import HoverTool
 
 import heatmap_lib as hm
 from heatmap_lib import report
-from heatmap_lib.chart import HOVER_LINE, TOOLTIPS, bubble_chart, hover_lines, update_chart, usage_hover
+from heatmap_lib.chart import (
+    BROWSER_TOOLTIPS,
+    HOVER_LINE,
+    TOOLTIPS,
+    bubble_chart,
+    hover_lines,
+    update_chart,
+    usage_hover,
+)
 from heatmap_lib.widgets import Dashboard
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -42,25 +50,28 @@ def expected_usage(row: pd.Series) -> tuple[str, str]:
     return text, last
 
 
+# The live dashboard's tooltips: its band, NPS and rate lines are formatted in the browser (chart.BROWSER_HOVER_JS),
+# its static texts read from the chart's per-account source (`@acc{column}`)
+LIVE = {**BROWSER_TOOLTIPS, "@account_name": "@acc{account_name}", "@account_manager": "@acc{account_manager}"}
+LIVE_TOOLTIPS = [(name, LIVE.get(spec, spec)) for name, spec in TOOLTIPS]
+
+
 def _tooltips(chart) -> list[tuple[str, str]]:
     (hover,) = chart.figure.select({"type": HoverTool})
     return [tuple(t) for t in hover.tooltips]
 
 
 def _hover_texts(chart) -> dict[str, tuple[str, str]]:
-    data = chart.source.data
-    return {
-        a: (u, last)
-        for a, u, last in zip(data["account_id"], data[f"{HOVER_LINE}0"], data[f"{HOVER_LINE}1"], strict=True)
-    }
+    ids, usage, last = (chart.texts(c) for c in ("account_id", f"{HOVER_LINE}0", f"{HOVER_LINE}1"))
+    return {a: (u, t) for a, u, t in zip(ids, usage, last, strict=True)}
 
 
 def test_dashboard_hover_shows_each_accounts_usage_health(demo: hm.Dataset) -> None:
     health = hm.health_summary(demo).set_index("account_id")
     dash = Dashboard(demo)
     tips = _tooltips(dash.chart)
-    assert tips[: len(TOOLTIPS)] == TOOLTIPS
-    assert tips[-2:] == [(USAGE, f"@{HOVER_LINE}0"), ("Last active", f"@{HOVER_LINE}1")]
+    assert tips[: len(TOOLTIPS)] == LIVE_TOOLTIPS
+    assert tips[-2:] == [(USAGE, f"@acc{{{HOVER_LINE}0}}"), ("Last active", f"@acc{{{HOVER_LINE}1}}")]
     assert not any("{safe}" in value for _, value in tips)
     shown = _hover_texts(dash.chart)
     assert len(shown) == len(dash.summary) > 50
@@ -97,7 +108,7 @@ def test_no_usage_events_no_usage_line(builder, tmp_path) -> None:
     assert not ds.has("usage_events")
     dash = Dashboard(ds)
     assert dash.extra_hover is None
-    assert _tooltips(dash.chart)[: len(TOOLTIPS)] == TOOLTIPS and len(_tooltips(dash.chart)) == len(TOOLTIPS) + 1
+    assert _tooltips(dash.chart)[: len(TOOLTIPS)] == LIVE_TOOLTIPS and len(_tooltips(dash.chart)) == len(TOOLTIPS) + 1
     assert not [c for c in dash.chart.source.data if c.startswith(HOVER_LINE)]
     snap = report.snapshot(ds)
     page = snap.html()

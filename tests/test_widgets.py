@@ -51,7 +51,7 @@ def test_each_widget_narrows_the_chart_and_table(dash, demo):
     _assert_shows(dash, demo, leaders.replace(wave=[wave]))
     names = list(dash.summary["account_name"][:2])
     dash.panel.accounts.value = names
-    assert sorted(dash.chart.source.data["account_name"]) == sorted(names)
+    assert sorted(dash.chart.texts("account_name")) == sorted(names)
 
 
 def test_date_mode_replaces_waves(dash, demo):
@@ -107,7 +107,7 @@ def test_clicking_a_bubble_or_a_row_opens_the_xray(demo, tmp_path):
     bubble = dash.chart.source.data["account_id"][3]
     assert picked == [bubble] and dash.xray_account == bubble
     html = dash.xray_output.value
-    name = dash.chart.source.data["account_name"][3]
+    name = dash.chart.texts("account_name")[3]
     assert "<h2>NPS by role" in html and f"<h1>{name}</h1>".replace("&", "&amp;") in html
     dash.table.source.selected.indices = [0]
     assert dash.xray_account == dash.table.source.data["account_id"][0]
