@@ -221,7 +221,8 @@ def xray_fragment(x: XRay, *, back_href: str | None = None, back_label: str = "B
             a.get("account_manager") and f"Account manager {a['account_manager']}",
             a.get("tier"),
             a.get("region"),
-            pd.notna(a.get("renewal_date")) and f"Renewal {a.get('renewal_date')}",  # none: no "Renewal" at all
+            pd.notna(a.get("renewal_date"))
+            and f"Renewal {pd.Timestamp(a['renewal_date']).date().isoformat()}",  # a day
         )
         if v
     )
