@@ -71,7 +71,10 @@ class FilterPanel:
         self.contacts = w.TagsInput(value=[], allow_duplicates=False, placeholder="contact id")
         present_roles = set(values("invitation_facts", "role"))
         self.role = _multi("Role", [(ROLE_LABELS[r], r) for r in ROLES if r in present_roles or not present_roles])
-        self.leaders_only = w.Button(description="Decision makers and influencers only", layout=w.Layout(width="auto"))
+        self.leaders_only = w.Button(
+            description="Decision makers and influencers only", layout=w.Layout(width="auto", height="auto")
+        )
+        self.leaders_only.add_class("hm-wrap-label")  # its label wraps in a narrow notebook (see `_STYLE`)
         self.questionnaire = _multi("Questionnaire", list(values("invitation_facts", "questionnaire")))
         self.by = w.ToggleButtons(options=["Waves", "Dates"], value="Waves", style={"button_width": "80px"})
         self.wave = _multi("Wave", list(values("invitation_facts", "wave")))
@@ -83,9 +86,9 @@ class FilterPanel:
         )
         self.saved_message = w.HTML()  # saving and loading say what happened here, next to the saved sets
         self.name = w.Text(placeholder="name to save as", layout=w.Layout(width="180px"))
-        self.save_button = w.Button(description="Save", icon="save", layout=w.Layout(width="auto"))
-        self.load_button = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="auto"))
-        self.clear_button = w.Button(description="Clear", icon="eraser", layout=w.Layout(width="auto"))
+        self.save_button = w.Button(description="Save", icon="save", layout=_button())
+        self.load_button = w.Button(description="Load", icon="folder-open", layout=_button())
+        self.clear_button = w.Button(description="Clear", icon="eraser", layout=_button())
         self.message = w.HTML()
         self.counts = w.HTML()
         self.leaders_only.on_click(lambda _: self._set(role=list(LEADERS)))
@@ -109,7 +112,9 @@ class FilterPanel:
         """The panel as one widget: account, contact and questionnaire filters, saved sets, counts."""
         lists = list(self.account_widgets.values())
         accounts = w.VBox([w.HTML("<b>Accounts</b>"), self.accounts, w.HBox(lists, layout=_wrap())])
-        contacts = w.VBox([w.HTML("<b>Contacts</b>"), w.HBox([self.role, w.VBox([self.leaders_only, self.contacts])])])
+        contacts = w.VBox(
+            [w.HTML(f"<b>Contacts</b>{_STYLE}"), w.HBox([self.role, w.VBox([self.leaders_only, self.contacts])])]
+        )
         questionnaires = w.VBox(
             [
                 w.HTML("<b>Questionnaires</b>"),
@@ -118,7 +123,7 @@ class FilterPanel:
         )
         saved = w.VBox(
             [
-                w.HBox([self.saved, self.load_button, self.name, self.save_button, self.clear_button]),
+                w.HBox([self.saved, self.load_button, self.name, self.save_button, self.clear_button], layout=_wrap()),
                 self.saved_message,
             ]
         )
@@ -295,7 +300,17 @@ XRAY_AREAS = ("side", "beside")
 
 
 def _wrap() -> w.Layout:
+    """A row that wraps onto the next line when the notebook is narrow (e.g. with the X-Ray open beside it)."""
     return w.Layout(flex_flow="row wrap")
+
+
+# Page style the panel carries with it (a <style> in an HTML widget applies; no script runs).
+_STYLE = "<style>.hm-wrap-label { white-space: normal; line-height: 1.3; padding: 4px 8px; }</style>"
+
+
+def _button() -> w.Layout:
+    """A button as wide as its label, never squeezed into "..." by a narrow row."""
+    return w.Layout(width="auto", flex="0 0 auto")
 
 
 class Dashboard:
@@ -380,7 +395,10 @@ class Dashboard:
         )
         self.show_trails = w.Checkbox(value=True, description="Trails", indent=False, layout=w.Layout(width="90px"))
         self.movers_only = w.Checkbox(
-            value=False, description="Only accounts that moved (band changed or real NPS change)", indent=False
+            value=False,
+            description="Only accounts that moved (band changed or real NPS change)",
+            indent=False,
+            layout=w.Layout(width="auto"),
         )
         self.movement_note = w.HTML()
         self.movement: pd.DataFrame | None = None
@@ -677,7 +695,7 @@ class Dashboard:
         movement = w.VBox(
             [
                 w.HTML("<b>Wave over wave</b>"),
-                w.HBox([self.compare_to, self.show_trails, self.movers_only]),
+                w.HBox([self.compare_to, self.show_trails, self.movers_only], layout=_wrap()),
                 self.movement_note,
             ]
         )

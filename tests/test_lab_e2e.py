@@ -51,6 +51,13 @@ BUBBLE_POINT = """() => {
 }"""
 
 
+# Buttons and checkbox labels of the panel whose text does not fit (cut to "..."), by their text.
+CUT_LABELS = """() => [...document.querySelectorAll(
+    '.jp-Notebook .widget-button, .jp-Notebook .widget-toggle-button, .jp-Notebook .widget-checkbox label')]
+  .filter((el) => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+  .map((el) => el.textContent.trim())"""
+
+
 @pytest.fixture
 def lab(tmp_path):
     from heatmap_lib.demo import write_demo
@@ -110,12 +117,14 @@ def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
                 "(el) => { const r = el.getBoundingClientRect(); return r.top < innerHeight && r.left < innerWidth; }"
             )
             page.screenshot(path=str(ARTIFACTS / "lab-dashboard-xray.png"), full_page=False)
+            cut = page.evaluate(CUT_LABELS)  # the notebook is narrower with the X-Ray beside it
             page.get_by_role("button", name="Close").first.click()
             xray.wait_for(state="detached", timeout=30_000)
         finally:
             browser.close()
     assert 0 < after < before, (before, after)
     assert not in_notebook and chart_in_view  # the X-Ray opened in its own area, beside the chart
+    assert cut == [], f"labels cut off with the X-Ray open: {cut}"
     assert not [e for e in errors if "bokeh" in e.lower() or "require" in e.lower()], errors
 
 
