@@ -18,9 +18,12 @@ def _hover_texts(figure) -> dict[str, str]:
     """The "Open plays" hover line per account id, as the chart's hover and bubble data source hold it."""
     from bokeh.models import GlyphRenderer, HoverTool
 
-    figure = getattr(figure, "figure", figure)
+    chart, figure = figure, getattr(figure, "figure", figure)
     (hover,) = figure.select({"type": HoverTool})
-    field = dict(hover.tooltips)["Open plays"].lstrip("@").split("{")[0]
+    spec = dict(hover.tooltips)["Open plays"]
+    if spec.startswith("@acc{"):  # the live chart: a static text, looked up by the row's account (`BubbleChart.texts`)
+        return dict(zip(map(str, chart.texts("account_id")), chart.texts(spec[5:-1]), strict=True))
+    field = spec.lstrip("@").split("{")[0]
     source = next(r.data_source for r in figure.select({"type": GlyphRenderer}) if field in r.data_source.data)
     key = "account_id" if "account_id" in source.data else "account_name"  # snapshots leave the ids out
     return dict(zip(map(str, source.data[key]), source.data[field], strict=True))
