@@ -80,6 +80,10 @@ def test_snapshot_hover_and_click_take_the_bubble_on_top(browser: Any, builder: 
     assert where["Small silent"] == pytest.approx(where["Big green 2"])
     # the hover shows one tooltip, the account drawn on top, and a click opens that one's X-Ray in a new tab
     for small, big in (("Small red", "Big green 1"), ("Small silent", "Big green 2")):
+        # each click from a freshly opened report: in headless Chromium a click right after a click that opened a
+        # tab was often not taken at all (selection unchanged); see the note on issue 15
+        p.reload()
+        p.wait_for_function("() => window.HeatmapOffline && Object.keys(HeatmapOffline.snapshots).length === 1")
         assert tooltip_accounts(p, where[small]) == [small]
         account = {"Small red": "R1", "Small silent": "S2"}[small]
         with p.context.expect_page() as tab:
