@@ -25,8 +25,9 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
-from heatmap_lib import batch, report
-from heatmap_lib.demo import write_demo
+from heatmap_lib.data.demo import write_demo
+from heatmap_lib.reports import batch
+from heatmap_lib.reports import snapshot as report
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NOTEBOOK = ROOT / "notebooks" / "customer_heatmap.ipynb"

@@ -88,7 +88,7 @@ def run_spark(data: Path, repeat: int, out: Path, memory: str) -> dict:
     import ibis
 
     import heatmap_lib as hm
-    from heatmap_lib import engines
+    from heatmap_lib.data import engines
 
     conf = {"spark.driver.memory": memory}
 

@@ -46,7 +46,7 @@ def measure(folder: Path, repeat: int) -> dict:
     import pandas as pd
 
     import heatmap_lib as hm
-    from heatmap_lib import health
+    from heatmap_lib.metrics import health
 
     ds = hm.load(folder, memory_limit=MEMORY_LIMIT)
     latest = ds.con.execute("SELECT max(occurred_at) FROM usage_events").fetchall()[0][0]

@@ -38,7 +38,7 @@ from conftest import CHROMIUM, CHROMIUM_ARGS
 from lab_server import run_all, start_lab, stop_lab
 
 NOTEBOOK_CELLS = [
-    "import ipywidgets as w\nfrom IPython.display import display\nfrom heatmap_lib.widgets import live_dashboard",
+    "import ipywidgets as w\nfrom IPython.display import display\nfrom heatmap_lib.live.widgets import live_dashboard",
     "dash = live_dashboard({data!r}, xray_area='beside')\n"
     "python_side = w.HTML(value='0|0')\n"
     "python_side.add_class('hm-bench-python')\n"

@@ -39,7 +39,7 @@ def duckdb_read(data: Path, folder: Path) -> dict:
 
 def first_load(data: Path, folder: Path) -> dict:
     import heatmap_lib as hm
-    from heatmap_lib.data import LOAD_STATS
+    from heatmap_lib.data.loading import LOAD_STATS
 
     start = time.perf_counter()
     ds = hm.load(data, cache=folder / "cache")
@@ -50,7 +50,7 @@ def first_load(data: Path, folder: Path) -> dict:
 
 def reopen(data: Path, folder: Path) -> dict:
     import heatmap_lib as hm
-    from heatmap_lib.data import LOAD_STATS
+    from heatmap_lib.data.loading import LOAD_STATS
 
     start = time.perf_counter()
     ds = hm.load(data, cache=folder / "cache")

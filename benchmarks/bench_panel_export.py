@@ -16,7 +16,7 @@ import time
 from common import bench_data_dir, ensure_demo
 
 import heatmap_lib as hm
-from heatmap_lib.widgets import Dashboard
+from heatmap_lib.live.widgets import Dashboard
 
 FORMATS = ("xlsx", "csv", "png", "pdf", "svg")
 

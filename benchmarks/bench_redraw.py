@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     import heatmap_lib as hm
-    from heatmap_lib.widgets import Dashboard
+    from heatmap_lib.live.widgets import Dashboard
 
     ds = hm.load(ensure_demo(args.accounts))
     dash = Dashboard(ds)

@@ -87,7 +87,7 @@ def main() -> int:
     parser.add_argument("--segment-by", default="region")
     args = parser.parse_args()
     import heatmap_lib as hm
-    from heatmap_lib import batch
+    from heatmap_lib.reports import batch
 
     data = ensure_demo(args.accounts)
     start = time.perf_counter()

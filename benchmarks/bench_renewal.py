@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import heatmap_lib as hm
-    from heatmap_lib import renewal as rn
+    from heatmap_lib.metrics import renewal as rn
 
     data = ensure_demo(args.accounts)
     start = time.perf_counter()

@@ -28,7 +28,7 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "params" / "renewal_weights.yaml
 
 def _pages(ds, folder: Path, **kw) -> tuple[int, float, int, int]:
     """Write one segment's pages; return pages, seconds, total bytes and the largest page's bytes."""
-    from heatmap_lib.report import write_segment_xrays
+    from heatmap_lib.reports.snapshot import write_segment_xrays
 
     start = time.perf_counter()
     n = write_segment_xrays(ds, xray_dir=folder, renewal_weights=WEIGHTS, **kw)

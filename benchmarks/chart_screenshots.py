@@ -34,7 +34,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     import heatmap_lib as hm
-    from heatmap_lib.chart import bubble_chart, crowding
+    from heatmap_lib.views.chart import bubble_chart, crowding
 
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:

@@ -47,7 +47,7 @@ def ensure_demo(accounts: int) -> Path:
     if not (out / "renewals.parquet").exists():
         print(f"generating {accounts:,} accounts into {out} ...", file=sys.stderr)
         start = time.perf_counter()
-        from heatmap_lib.demo import write_demo
+        from heatmap_lib.data.demo import write_demo
 
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,9 +1,10 @@
 """heatmap: a Customer Heat Map for B2B account teams (`import heatmap_lib as hm`)."""
 
-from .data import Dataset, Exclusion, Problem, load
-from .exceptions import DataError, FilterError, FilterWarning, HeatmapError, SpecError, ValidationError
-from .filters import FilterLibrary, FilterSet, Scope, scope
-from .health import (
+from heatmap_lib.core.exceptions import DataError, FilterError, FilterWarning, HeatmapError, SpecError, ValidationError
+from heatmap_lib.data.loading import Dataset, Exclusion, Problem, load
+from heatmap_lib.data.plays import PlaysError, PlayStore
+from heatmap_lib.filters import FilterLibrary, FilterSet, Scope, scope
+from heatmap_lib.metrics.health import (
     UnknownEventWarning,
     account_users,
     accounts_with_users_who_did,
@@ -14,8 +15,12 @@ from .health import (
     usage_signals,
     weekly_active_users,
 )
-from .learning import play_effects, play_outcomes
-from .metrics import (
+from heatmap_lib.metrics.learning import play_effects, play_outcomes
+from heatmap_lib.metrics.renewal import Weights, WeightsError, calibrate
+from heatmap_lib.metrics.renewal import score as renewal_scores
+from heatmap_lib.metrics.renewal import signals as renewal_signals
+from heatmap_lib.metrics.suggestions import load_rules, suggestions
+from heatmap_lib.metrics.summary import (
     BANDS,
     Guides,
     Thresholds,
@@ -31,11 +36,7 @@ from .metrics import (
     role_flags,
     scope_counts,
 )
-from .plays import PlaysError, PlayStore, load_rules, suggestions
-from .renewal import Weights, WeightsError, calibrate
-from .renewal import score as renewal_scores
-from .renewal import signals as renewal_signals
-from .waves import compare_waves, move_counts, movers, nps_change_interval
+from heatmap_lib.metrics.waves import compare_waves, move_counts, movers, nps_change_interval
 
 __all__ = [
     "BANDS",

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from .exceptions import FilterError, FilterWarning
-from .schema import ROLE_SYNONYMS
+from heatmap_lib.core.exceptions import FilterError, FilterWarning
+from heatmap_lib.core.schema import ROLE_SYNONYMS
 
 CONTACT_KEYS = ("contact_id", "role")
 INVITATION_KEYS = ("questionnaire", "wave")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.demo import TABLE_COLUMNS
+from heatmap_lib.data.demo import TABLE_COLUMNS
 
 ACCOUNT_FIELDS = [
     "account_id",
@@ -207,7 +207,7 @@ def builder() -> Builder:
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeded demo dataset (small), written once per session as CSV."""
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     return write_demo(tmp_path_factory.mktemp("demo"), accounts=150, seed=11, fmt="csv")
 

@@ -876,7 +876,7 @@ HOSTILE = [
 
 
 def _validate(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from heatmap_lib.cli import main
+    from heatmap_lib.cli.main import main
 
     code = main(["validate", str(path)])
     out = capsys.readouterr()
@@ -933,7 +933,7 @@ def _record(kind: str, name: str, code: int, output: str, expected: str) -> None
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from heatmap_lib.cli import main
+    from heatmap_lib.cli.main import main
 
     code = main(args)
     out = capsys.readouterr()
@@ -989,7 +989,7 @@ def test_an_interrupt_while_loading_ends_in_one_line(tmp_path: Path) -> None:
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "heatmap_lib.cli", "validate", str(folder)],
+        [sys.executable, "-m", "heatmap_lib.cli.main", "validate", str(folder)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -1023,9 +1023,9 @@ def test_filter_sets_differing_only_in_punctuation_stay_apart(tmp_path: Path) ->
 
 @pytest.mark.parametrize("length", [120, 300, 3000])
 def test_a_long_account_id_gets_its_own_x_ray_page(length: int, tmp_path: Path) -> None:
-    from heatmap_lib.chart import xray_file_name, xray_link
-    from heatmap_lib.xray import xrays
-    from heatmap_lib.xray_view import write_xray_pages
+    from heatmap_lib.metrics.xray import xrays
+    from heatmap_lib.views.chart import xray_file_name, xray_link
+    from heatmap_lib.views.xray_view import write_xray_pages
 
     folder = base(tmp_path / "data")
     long_ids = ["é/" * (length // 2), "é/" * (length // 2) + "x"]  # quoted, each is 3x longer; they differ at the end

@@ -1,5 +1,5 @@
-"""Batch runs (heatmap_lib.batch) and snapshots (heatmap_lib.report): specs, files, manifest, failures, interrupts,
-safe names, segment isolation and escaping.
+"""Batch runs (heatmap_lib.reports.batch) and snapshots (heatmap_lib.reports.snapshot): specs, files, manifest,
+failures, interrupts, safe names, segment isolation and escaping.
 
 The runs use `tests/fixtures/segment_report.ipynb`, a segment notebook with two test hooks: `fail_on` (that segment
 raises) and `slow_on` (that segment sleeps).
@@ -26,8 +26,13 @@ import yaml
 from conftest import Builder
 
 import heatmap_lib as hm
-from heatmap_lib import batch, report
-from heatmap_lib.exceptions import FilterError, SpecError
+from heatmap_lib.cli import run as run_command
+from heatmap_lib.core import files
+from heatmap_lib.core.exceptions import FilterError, SpecError
+from heatmap_lib.core.progress import PREPARED_ENV
+from heatmap_lib.data import prepared
+from heatmap_lib.reports import batch
+from heatmap_lib.reports import snapshot as report
 
 NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -47,7 +52,7 @@ def write_spec(folder: Path, name: str = "spec.yaml", **keys: Any) -> Path:
 def run_cli(*args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = batch.main(list(args))
+        status = run_command.main(list(args))
     return status, out.getvalue(), err.getvalue()
 
 
@@ -92,7 +97,7 @@ def tags(page: str) -> list[tuple[str, dict[str, str | None]]]:
 
 @pytest.fixture(scope="module")
 def demo60(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     return write_demo(tmp_path_factory.mktemp("demo60"), accounts=60, seed=3, fmt="csv")
 
@@ -256,14 +261,14 @@ def test_slugs_are_safe_and_distinct() -> None:
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "report.html"
-    batch.atomic_write(target, "<html>old</html>")
+    files.atomic_write(target, "<html>old</html>")
 
     def broken(fd: int) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", broken)
     with pytest.raises(OSError, match="disk full"):
-        batch.atomic_write(target, "<html>new, never whole</html>")
+        files.atomic_write(target, "<html>new, never whole</html>")
     assert target.read_text() == "<html>old</html>"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
@@ -379,16 +384,16 @@ def test_show_snapshot_live_loads_bokehjs_once(demo60_ds: hm.Dataset, monkeypatc
 
 def test_open_data_reuses_a_prepared_copy(tmp_path: Path, demo60: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = hm.load(demo60, database=tmp_path / "prepared.duckdb")
-    sidecar = report.save_prepared(ds, tmp_path / "prepared.duckdb")
+    sidecar = prepared.save_prepared(ds, tmp_path / "prepared.duckdb")
     expected = hm.account_summary(ds, {"region": ["West"]})
     ds.con.close()
-    monkeypatch.setenv(report.PREPARED_ENV, str(sidecar))
-    opened = report.open_data(str(demo60))
+    monkeypatch.setenv(PREPARED_ENV, str(sidecar))
+    opened = prepared.open_data(str(demo60))
     assert opened.account_columns == ds.account_columns and opened.rows == ds.rows
     assert opened.fingerprint() == ds.fingerprint()
     assert hm.account_summary(opened, {"region": ["West"]}).equals(expected)
     opened.con.close()
-    other = report.open_data(str(demo60) + "/")  # the same folder spelled differently
+    other = prepared.open_data(str(demo60) + "/")  # the same folder spelled differently
     assert other.path == str(demo60)
     other.con.close()
 
@@ -628,7 +633,7 @@ def test_an_interrupted_run_never_looks_complete(tmp_path: Path, demo60: Path, s
         parameters={"slow_on": "West", "slow_seconds": 120},
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "heatmap_lib.batch", str(spec), "--no-progress"],
+        [sys.executable, "-m", "heatmap_lib.cli.run", str(spec), "--no-progress"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_batch import NOTEBOOK, by_segment, demo60, manifest, run_cli, write_spec  # noqa: F401  (demo60: fixture)
 
-from heatmap_lib import batch
+from heatmap_lib.reports import batch
 
 pytestmark = pytest.mark.notebook
 
@@ -66,7 +66,7 @@ def _limit_file_size() -> None:  # runs in the child, before exec; kernels inher
 
 
 def test_a_full_disk_fails_each_report_cleanly_and_resume_writes_them(tmp_path: Path) -> None:
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     # a DuckDB URL: the run reads the tables where they are, so no prepared copy of the data is written either
     data = write_demo(tmp_path / "data", accounts=30, seed=3, fmt="duckdb")
@@ -80,7 +80,7 @@ def test_a_full_disk_fails_each_report_cleanly_and_resume_writes_them(tmp_path: 
         workers=1,
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "heatmap_lib.batch", str(spec), "--no-progress"],
+        [sys.executable, "-m", "heatmap_lib.cli.run", str(spec), "--no-progress"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -10,7 +10,8 @@ import pytest
 from bokeh.models import HoverTool, TapTool
 
 import heatmap_lib as hm
-from heatmap_lib.chart import (
+from heatmap_lib.metrics.summary import small_sample_note
+from heatmap_lib.views.chart import (
     BAND_COLORS,
     EMPTY_TEXT,
     FILTER_COLUMNS,
@@ -28,7 +29,6 @@ from heatmap_lib.chart import (
     xray_file_name,
     xray_link,
 )
-from heatmap_lib.metrics import small_sample_note
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 

@@ -17,8 +17,8 @@ from test_hover_health_browser import page_of
 from test_snapshot_browser import Page
 
 import heatmap_lib as hm
-from heatmap_lib import report
-from heatmap_lib.chart import bubble_chart
+from heatmap_lib.reports import snapshot as report
+from heatmap_lib.views.chart import bubble_chart
 
 pytestmark = [
     pytest.mark.browser,

@@ -20,7 +20,7 @@ import pytest
 from conftest import CHROMIUM
 
 import heatmap_lib as hm
-from heatmap_lib.chart import BROWSER_TEXTS, HOVER_LINE, bubble_chart, bubble_source_data, update_chart
+from heatmap_lib.views.chart import BROWSER_TEXTS, HOVER_LINE, bubble_chart, bubble_source_data, update_chart
 
 pytestmark = [
     pytest.mark.browser,

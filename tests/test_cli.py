@@ -16,7 +16,7 @@ import heatmap_lib as hm
 
 def heatmap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "heatmap_lib.cli", *args], capture_output=True, text=True, check=False, cwd=cwd
+        [sys.executable, "-m", "heatmap_lib.cli.main", *args], capture_output=True, text=True, check=False, cwd=cwd
     )
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from conftest import Builder, write_csv
 
-from heatmap_lib import export
+from heatmap_lib.core import files
+from heatmap_lib.views import export
 
 PLANTED = {
     "account_name": '=HYPERLINK("http://x.test","open")',
@@ -26,7 +27,9 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def heatmap(*args: str) -> subprocess.CompletedProcess:
-    run = subprocess.run([sys.executable, "-m", "heatmap_lib.cli", *args], capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "heatmap_lib.cli.main", *args], capture_output=True, text=True, check=False
+    )
     assert run.returncode == 0, run.stderr
     return run
 
@@ -102,16 +105,14 @@ def test_raw_csv_writes_the_values_as_they_are_and_plays_read_back_either_way(da
 
 def test_the_rule_itself() -> None:
     for text in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
-        assert export.csv_cell(text) == "'" + text and export.uncsv_cell("'" + text) == text
-    assert (
-        export.csv_cell("plain") == "plain" and export.csv_cell(-5) == -5 and export.uncsv_cell("'quoted") == "'quoted"
-    )
+        assert files.csv_cell(text) == "'" + text and files.uncsv_cell("'" + text) == text
+    assert files.csv_cell("plain") == "plain" and files.csv_cell(-5) == -5 and files.uncsv_cell("'quoted") == "'quoted"
     frame = pd.DataFrame({"name": ["=x", "y"], "nps": [-20.0, 5.0]})
     out = export.neutralise_csv(frame)
     assert out["name"].tolist() == ["'=x", "y"] and out["nps"].tolist() == [-20.0, 5.0]
-    with export.raw_csv():
-        assert export.raw_csv_wanted()
-    assert not export.raw_csv_wanted()
+    with files.raw_csv():
+        assert files.raw_csv_wanted()
+    assert not files.raw_csv_wanted()
 
 
 def _number(text: str) -> bool:

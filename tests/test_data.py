@@ -157,7 +157,7 @@ def test_validate_command_names_them_all_and_exits_non_zero(tmp_path):
     data = _broken(tmp_path / "d")
     report = tmp_path / "problems.csv"
     run = subprocess.run(
-        [sys.executable, "-m", "heatmap_lib.cli", "validate", str(data), "--report", str(report)],
+        [sys.executable, "-m", "heatmap_lib.cli.main", "validate", str(data), "--report", str(report)],
         capture_output=True,
         text=True,
         check=False,
@@ -358,7 +358,7 @@ def _tables(ds: hm.Dataset) -> dict[str, pd.DataFrame]:
 
 @pytest.mark.parametrize("fmt", ["parquet", "duckdb", "xlsx"])
 def test_every_format_round_trips_the_demo_with_identical_summaries(demo, tmp_path, fmt):
-    from heatmap_lib.demo import write_tables
+    from heatmap_lib.data.demo import write_tables
 
     path = write_tables(_tables(demo), tmp_path / fmt, fmt)
     other = hm.load(path)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from heatmap_lib.demo import (
+from heatmap_lib.data.demo import (
     DATE_COLUMNS,
     REFERENCE_DATE,
     STORIES,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heatmap_lib.demo import (
+from heatmap_lib.data.demo import (
     PLAY_COLUMNS,
     PLAY_EFFECTS,
     PLAY_STATUSES,

@@ -27,9 +27,11 @@ import pytest
 import yaml
 
 import heatmap_lib as hm
-from heatmap_lib import batch, engines, health, renewal
-from heatmap_lib.exceptions import DataError, ValidationError
-from heatmap_lib.schema import ROLES
+from heatmap_lib.core.exceptions import DataError, ValidationError
+from heatmap_lib.core.schema import ROLES
+from heatmap_lib.data import engines, prepared
+from heatmap_lib.metrics import health, renewal
+from heatmap_lib.reports import batch
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
@@ -393,7 +395,6 @@ def test_a_batch_runs_on_a_database_url_without_writing_its_password(
 
 @pytest.mark.slow
 def test_open_data_opens_a_url_and_skips_row_checks_in_a_batch_kernel(pg: PostgresServer, tmp_path: Path) -> None:
-    from heatmap_lib import report
 
     url = pg.url("demo")
     sidecar = tmp_path / "source.json"
@@ -402,9 +403,9 @@ def test_open_data_opens_a_url_and_skips_row_checks_in_a_batch_kernel(pg: Postgr
     original = engines._validate
     try:
         engines._validate = lambda *a: calls.append(a) or original(*a)  # type: ignore[assignment]
-        report.open_data(url, prepared=sidecar).close()
+        prepared.open_data(url, prepared=sidecar).close()
         assert calls == []
-        report.open_data(url).close()
+        prepared.open_data(url).close()
         assert len(calls) == 1
     finally:
         engines._validate = original  # type: ignore[assignment]

@@ -28,8 +28,9 @@ import pytest
 import yaml
 from conftest import BUBBLES_JS
 
-from heatmap_lib import batch, report
-from heatmap_lib.demo import write_demo
+from heatmap_lib.data.demo import write_demo
+from heatmap_lib.reports import batch
+from heatmap_lib.reports import snapshot as report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -294,7 +295,7 @@ def test_executed_notebooks_hold_no_live_payload_either(runs: dict[str, Path]) -
 def test_xray_links_reach_the_pages_of_ids_that_need_quoting(runs: dict[str, Path]) -> None:
     from urllib.parse import unquote
 
-    from heatmap_lib.chart import xray_link
+    from heatmap_lib.views.chart import xray_link
 
     folder = runs["heatmap"]
     manifest = json.loads((folder / "manifest.json").read_text())

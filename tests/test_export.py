@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.export import write_table
+from heatmap_lib.views.export import write_table
 
 
 def test_formula_looking_text_stays_text_in_xlsx(tmp_path):
@@ -36,7 +36,7 @@ def test_json_nulls_and_csv_plain_when_nothing_to_say(tmp_path):
 
 
 def test_xlsx_splits_past_the_row_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr("heatmap_lib.export.XLSX_MAX_ROWS", 10)  # a setting, so 25 rows stand for millions
+    monkeypatch.setattr("heatmap_lib.views.export.XLSX_MAX_ROWS", 10)  # a setting, so 25 rows stand for millions
     path = write_table(pd.DataFrame({"i": range(25)}), tmp_path / "t.xlsx", {})
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["accounts_1", "accounts_2", "accounts_3", "About"]
@@ -47,7 +47,7 @@ def test_exports_and_heatmap_summary_carry_the_small_sample_note(builder, tmp_pa
     import subprocess
     import sys
 
-    from heatmap_lib.metrics import small_sample_note
+    from heatmap_lib.metrics.summary import small_sample_note
 
     builder.scores(builder.account("P1", name="One promoter"), "decision_maker", [10])
     builder.scores(builder.account("P2", name="Many"), "influencer", [9, 7, 3] * 4)
@@ -56,7 +56,7 @@ def test_exports_and_heatmap_summary_carry_the_small_sample_note(builder, tmp_pa
     for suffix in ("csv", "json", "xlsx"):
         out = tmp_path / f"s.{suffix}"
         run = subprocess.run(
-            [sys.executable, "-m", "heatmap_lib.cli", "summary", str(data), "--out", str(out)],
+            [sys.executable, "-m", "heatmap_lib.cli.main", "summary", str(data), "--out", str(out)],
             capture_output=True,
             text=True,
             check=False,

@@ -14,10 +14,10 @@ import pytest
 from conftest import Builder, write_csv
 
 import heatmap_lib as hm
-from heatmap_lib import export as export_module
-from heatmap_lib import health
-from heatmap_lib.exceptions import HeatmapError
-from heatmap_lib.health import UnknownEventWarning
+from heatmap_lib.core.exceptions import HeatmapError
+from heatmap_lib.metrics import health
+from heatmap_lib.metrics.health import UnknownEventWarning
+from heatmap_lib.views import export as export_module
 
 USAGE_FIELDS = ["account_id", "user_id", "event", "occurred_at", "feature"]
 AS_OF = dt.date(2026, 3, 31)  # a Tuesday: the 7-day window is 03-25..03-31, the previous one 03-18..03-24
@@ -452,7 +452,7 @@ def test_export_csv_and_xlsx_past_the_row_cap(tmp_path: Path, monkeypatch: pytes
     df = health.health_summary(ds, as_of=AS_OF)
     assert len(df) == 25
     monkeypatch.setattr(export_module, "XLSX_MAX_ROWS", 10)
-    xlsx = health.export(df, tmp_path / "out" / "health.xlsx", ds)
+    xlsx = export_module.write_health_table(df, tmp_path / "out" / "health.xlsx", ds)
     book = openpyxl.load_workbook(xlsx, read_only=True)
     assert book.sheetnames == ["health_1", "health_2", "health_3", "About"]
     data_rows = [book[s].max_row - 1 for s in book.sheetnames[:3]]
@@ -462,9 +462,9 @@ def test_export_csv_and_xlsx_past_the_row_cap(tmp_path: Path, monkeypatch: pytes
     sheets = [pd.read_excel(xlsx, sheet_name=s, engine="openpyxl") for s in book.sheetnames[:3]]
     back = pd.concat(sheets, ignore_index=True)
     assert back["account_id"].tolist() == df["account_id"].tolist()
-    csv = health.export(df, tmp_path / "out" / "health.csv", ds)
+    csv = export_module.write_health_table(df, tmp_path / "out" / "health.csv", ds)
     assert len(pd.read_csv(csv, comment="#")) == 25
-    js = health.export(df, tmp_path / "out" / "health.json")
+    js = export_module.write_health_table(df, tmp_path / "out" / "health.json")
     assert js.read_text(encoding="utf-8").count('"account_id"') == 25
 
 
@@ -472,7 +472,7 @@ def test_export_keeps_warnings_in_the_about_sheet(ds: hm.Dataset, tmp_path: Path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownEventWarning)
         df = summary(ds, kpi_events=["logn"])
-    path = health.export(df, tmp_path / "h.xlsx", ds)
+    path = export_module.write_health_table(df, tmp_path / "h.xlsx", ds)
     about = {r[0]: r[1] for r in openpyxl.load_workbook(path)["About"].iter_rows(values_only=True)}
     assert "logn" in about["warnings"]
 
@@ -513,7 +513,7 @@ def test_demo_usage_signals_for_renewals(demo: hm.Dataset) -> None:
 
 def test_the_fast_fetch_gives_the_tables_ibis_gives(demo: hm.Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
     """Health, usage signals and renewal scores fetched through `health.to_pandas` equal Ibis's own `to_pandas`."""
-    from heatmap_lib import renewal
+    from heatmap_lib.metrics import renewal
 
     weights = Path(__file__).resolve().parents[1] / "params" / "renewal_weights.yaml"
     day = health.latest_event_date(demo)

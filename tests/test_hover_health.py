@@ -13,8 +13,9 @@ import pytest
 from bokeh.models import HoverTool
 
 import heatmap_lib as hm
-from heatmap_lib import report
-from heatmap_lib.chart import (
+from heatmap_lib.live.widgets import Dashboard
+from heatmap_lib.reports import snapshot as report
+from heatmap_lib.views.chart import (
     BROWSER_TOOLTIPS,
     HOVER_LINE,
     TOOLTIPS,
@@ -23,7 +24,6 @@ from heatmap_lib.chart import (
     update_chart,
     usage_hover,
 )
-from heatmap_lib.widgets import Dashboard
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 USAGE = "Usage (28 days)"
@@ -86,7 +86,7 @@ def test_dashboard_hover_shows_each_accounts_usage_health(demo: hm.Dataset) -> N
 
 
 def test_usage_lines_follow_the_accounts_on_a_filter_change_and_are_computed_once(demo, monkeypatch) -> None:
-    from heatmap_lib import health
+    from heatmap_lib.metrics import health
 
     dash = Dashboard(demo)
     calls: list[object] = []

@@ -15,8 +15,8 @@ from conftest import BUBBLES_JS, CHROMIUM
 from test_snapshot_browser import Page
 
 import heatmap_lib as hm
-from heatmap_lib import report
-from heatmap_lib.chart import bubble_chart, usage_hover
+from heatmap_lib.reports import snapshot as report
+from heatmap_lib.views.chart import bubble_chart, usage_hover
 
 pytestmark = [
     pytest.mark.browser,

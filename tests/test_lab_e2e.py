@@ -60,7 +60,7 @@ CUT_LABELS = """() => [...document.querySelectorAll(
 
 @pytest.fixture
 def lab(tmp_path):
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     work = tmp_path / "work"
     (work / "notebooks").mkdir(parents=True)
@@ -131,8 +131,8 @@ def test_notebook_runs_in_jupyterlab_and_a_filter_redraws_the_chart(lab):
 def test_a_play_recorded_in_the_xray_form_appears_in_the_next_batch_snapshot(lab):
     from playwright.sync_api import sync_playwright
 
-    from heatmap_lib.batch import load_spec, run
-    from heatmap_lib.plays import read_plays
+    from heatmap_lib.data.plays import read_plays
+    from heatmap_lib.reports.batch import load_spec, run
 
     base, token, work = lab
     ARTIFACTS.mkdir(exist_ok=True)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.demo import DemoData, generate, write_tables
-from heatmap_lib.exceptions import HeatmapError
-from heatmap_lib.learning import EFFECT_COLUMNS, MIN_ACCOUNTS, account_waves, play_effects, play_outcomes
+from heatmap_lib.core.exceptions import HeatmapError
+from heatmap_lib.data.demo import DemoData, generate, write_tables
+from heatmap_lib.metrics.learning import EFFECT_COLUMNS, MIN_ACCOUNTS, account_waves, play_effects, play_outcomes
 
 D = datetime.date
 WEIGHTS = Path(__file__).parent.parent / "params" / "renewal_weights.yaml"

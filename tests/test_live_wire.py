@@ -11,8 +11,8 @@ from bokeh.document import Document
 from bokeh.protocol import Protocol
 
 import heatmap_lib as hm
-from heatmap_lib.chart import TextColumn, bubble_chart, update_chart, wire_texts
-from heatmap_lib.table import account_table, update_table
+from heatmap_lib.views.chart import TextColumn, bubble_chart, update_chart, wire_texts
+from heatmap_lib.views.table import account_table, update_table
 
 
 def _sent(column: object) -> object:

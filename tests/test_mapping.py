@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.cli import main
-from heatmap_lib.mapping import MappingError, import_dataset, map_dataset, read_mapping
+from heatmap_lib.cli.main import main
+from heatmap_lib.data.mapping import MappingError, import_dataset, map_dataset, read_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTS = ROOT / "tests" / "fixtures" / "exports"

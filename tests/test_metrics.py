@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.metrics import SUMMARY_COLUMNS, Thresholds, derive
+from heatmap_lib.metrics.summary import SUMMARY_COLUMNS, Thresholds, derive
 
 # ---- formulas ------------------------------------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ def test_small_sample_flag_threshold_is_a_parameter(builder, tmp_path):
 
 
 def test_one_promoter_gets_the_off_centre_interval_and_the_note(builder, tmp_path):
-    from heatmap_lib.metrics import SMALL_SAMPLE, small_sample_note, small_sample_notes
+    from heatmap_lib.metrics.summary import SMALL_SAMPLE, small_sample_note, small_sample_notes
 
     builder.scores(builder.account("A1"), "influencer", [10])
     builder.scores(builder.account("A2"), "influencer", [9] * SMALL_SAMPLE)

@@ -54,7 +54,7 @@ def test_heatmap_notebook_live_mode_builds_the_dashboard(demo_dir, tmp_path):
 
 def test_xray_notebook_runs_for_a_demo_account(demo, demo_dir, tmp_path):
     import heatmap_lib as hm
-    from heatmap_lib.plays import PlayStore
+    from heatmap_lib.data.plays import PlayStore
 
     account = hm.account_summary(demo).iloc[0]
     ws = tmp_path / "workspace"
@@ -72,8 +72,8 @@ def test_xray_notebook_runs_for_a_demo_account(demo, demo_dir, tmp_path):
 
 
 def test_plays_notebook_shows_suggestions_open_plays_and_effects(demo_dir, tmp_path):
-    from heatmap_lib.demo import generate
-    from heatmap_lib.plays import PlayStore
+    from heatmap_lib.data.demo import generate
+    from heatmap_lib.data.plays import PlayStore
 
     plays = generate(150, 11).plays  # the demo_dir dataset's own plays
     PlayStore(tmp_path / "ws").import_frame(plays, source="demo")

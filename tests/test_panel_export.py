@@ -12,9 +12,9 @@ import pytest
 
 import heatmap_lib as hm
 from heatmap_lib.filters import FilterSet
-from heatmap_lib.panel_export import export_name, filter_slug, sort_words
-from heatmap_lib.table import account_table, shown_order
-from heatmap_lib.widgets import Dashboard
+from heatmap_lib.live.panel_export import export_name, filter_slug, sort_words
+from heatmap_lib.live.widgets import Dashboard
+from heatmap_lib.views.table import account_table, shown_order
 
 
 def test_shown_order_follows_the_seed_rule():
@@ -51,7 +51,7 @@ def test_file_names_say_what_they_hold():
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Dashboard:
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     folder = write_demo(tmp_path_factory.mktemp("panel") / "demo", accounts=120, seed=3, fmt="csv")
     return Dashboard(hm.load(folder), FilterSet(region=["West"]))
@@ -124,7 +124,7 @@ def test_the_not_surveyed_list_sorts_by_the_same_rule(dashboard: Dashboard):
 def test_the_panel_is_free_while_a_chart_is_written_and_says_so(dashboard: Dashboard):
     from PIL import Image
 
-    from heatmap_lib import static_export
+    from heatmap_lib.views import static_export
 
     with static_export._lock:  # the browser is busy elsewhere: the export's thread waits for it
         name = dashboard.exports.export("png")  # returns to the kernel at once

@@ -29,7 +29,7 @@ ROWS = """(rows) => rows
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     tmp = tmp_path_factory.mktemp("panel-lab")
     work = tmp / "work"

@@ -1,4 +1,4 @@
-"""Partial periods (heatmap_lib.periods): which periods the data cover whole, and what a chart says about them."""
+"""Partial periods (heatmap_lib.core.periods): which periods the data cover whole, and what a chart says about them."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from conftest import Builder
 from test_health import write_usage
 
 import heatmap_lib as hm
-from heatmap_lib import health
-from heatmap_lib.exceptions import HeatmapError
-from heatmap_lib.periods import describe_window, period_completeness
-from heatmap_lib.series_view import series_chart
+from heatmap_lib.core.exceptions import HeatmapError
+from heatmap_lib.core.periods import describe_window, period_completeness
+from heatmap_lib.metrics import health
+from heatmap_lib.views.series_view import series_chart
 
 D = dt.date
 

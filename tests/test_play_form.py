@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from heatmap_lib.play_form import PlayForm
-from heatmap_lib.plays import PlayStore
+from heatmap_lib.data.plays import PlayStore
+from heatmap_lib.live.play_form import PlayForm
 
 
 def test_record_adopt_and_close(tmp_path: Path) -> None:

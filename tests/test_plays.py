@@ -10,18 +10,16 @@ import pandas as pd
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.plays import (
+from heatmap_lib.data.plays import (
     COLUMNS,
     PlaysError,
     PlayStore,
-    Rule,
-    load_rules,
     open_plays,
     play_counts,
     play_hover_text,
-    suggestions,
 )
-from heatmap_lib.xray_view import plays_section
+from heatmap_lib.metrics.suggestions import Rule, load_rules, suggestions
+from heatmap_lib.views.xray_view import plays_section
 
 D = dt.date
 

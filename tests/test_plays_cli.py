@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.cli import main
-from heatmap_lib.plays import PlayStore
+from heatmap_lib.cli.main import main
+from heatmap_lib.data.plays import PlayStore
 
 
 def test_add_update_list_export_import(demo: hm.Dataset, demo_dir: Path, tmp_path: Path, capsys) -> None:

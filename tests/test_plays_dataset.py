@@ -13,8 +13,8 @@ import pytest
 from test_batch import run_cli, write_spec
 
 import heatmap_lib as hm
-from heatmap_lib.demo import write_demo
-from heatmap_lib.plays import PlaysError, PlayStore, dataset_accounts, read_plays, store_dataset
+from heatmap_lib.data.demo import write_demo
+from heatmap_lib.data.plays import PlaysError, PlayStore, dataset_accounts, read_plays, store_dataset
 
 pytestmark = pytest.mark.notebook
 REPO = Path(__file__).parent.parent

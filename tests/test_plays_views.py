@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 import heatmap_lib as hm
-from heatmap_lib.plays import PlayStore
-from heatmap_lib.plays_view import effects_chart, effects_html, open_plays_html, suggestions_html
-from heatmap_lib.report import snapshot, write_segment_xrays
-from heatmap_lib.widgets import Dashboard
+from heatmap_lib.data.plays import PlayStore
+from heatmap_lib.live.widgets import Dashboard
+from heatmap_lib.reports.snapshot import snapshot, write_segment_xrays
+from heatmap_lib.views.plays_view import effects_chart, effects_html, open_plays_html, suggestions_html
 
 
 def _hover_texts(figure) -> dict[str, str]:

@@ -12,9 +12,10 @@ import pytest
 from conftest import Builder
 
 import heatmap_lib as hm
-from heatmap_lib import cli, prepared
-from heatmap_lib.data import LOAD_STATS
-from heatmap_lib.exceptions import ValidationError
+from heatmap_lib.cli import main as cli
+from heatmap_lib.core.exceptions import ValidationError
+from heatmap_lib.data import prepared
+from heatmap_lib.data.loading import LOAD_STATS
 
 
 def _data(tmp_path: Path) -> Path:
@@ -113,7 +114,7 @@ CHILD = textwrap.dedent(
     import json, sys, time
     from pathlib import Path
     import heatmap_lib as hm
-    from heatmap_lib.data import LOAD_STATS
+    from heatmap_lib.data.loading import LOAD_STATS
 
     data, cache, me, other = sys.argv[1:]
     ds = hm.load(data, cache=cache)

@@ -1,4 +1,4 @@
-"""Progress output that suits where it goes (heatmap_lib.progress): a bar on a terminal, plain lines in a log."""
+"""Progress output that suits where it goes (heatmap_lib.core.progress): a bar on a terminal, plain lines in a log."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ import pytest
 import yaml
 
 import heatmap_lib as hm
-from heatmap_lib import progress as progress_module
-from heatmap_lib import report
-from heatmap_lib.progress import is_terminal, progress
-from heatmap_lib.xray import xrays
-from heatmap_lib.xray_view import write_xray_pages
+from heatmap_lib.core import progress as progress_module
+from heatmap_lib.core.progress import is_terminal, progress
+from heatmap_lib.metrics.xray import xrays
+from heatmap_lib.views.xray_view import write_xray_pages
 
 NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
 
@@ -67,7 +66,7 @@ def test_disabled_progress_writes_nothing() -> None:
 
 @pytest.mark.notebook
 def test_a_run_redirected_to_a_file_has_no_carriage_return_fragments(tmp_path: Path) -> None:
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     data = write_demo(tmp_path / "demo", accounts=40, seed=3, fmt="csv")
     spec = tmp_path / "spec.yaml"
@@ -86,7 +85,10 @@ def test_a_run_redirected_to_a_file_has_no_carriage_return_fragments(tmp_path: P
     log = tmp_path / "run.log"
     with log.open("w") as fh:  # stdout and stderr both go to the file, as in a CI log or `> run.log 2>&1`
         done = subprocess.run(
-            [sys.executable, "-m", "heatmap_lib.batch", str(spec)], stdout=fh, stderr=subprocess.STDOUT, timeout=600
+            [sys.executable, "-m", "heatmap_lib.cli.run", str(spec)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=600,
         )
     text = log.read_text()
     assert done.returncode == 0, text
@@ -102,7 +104,7 @@ def test_a_run_redirected_to_a_file_has_no_carriage_return_fragments(tmp_path: P
 def test_loading_and_xray_pages_show_a_bar_and_a_batch_kernel_shows_none(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv(report.PREPARED_ENV, raising=False)
+    monkeypatch.delenv(progress_module.PREPARED_ENV, raising=False)
     monkeypatch.setattr(progress_module, "DELAY", 0)  # every step counts as long here
     ds = hm.load(demo_dir, cache=tmp_path / "cache")
     found = xrays(ds, {"region": ["West"]})
@@ -111,14 +113,14 @@ def test_loading_and_xray_pages_show_a_bar_and_a_batch_kernel_shows_none(
     assert f"validating {demo_dir.name}" in err and f"preparing {demo_dir.name}" in err
     assert "X-Ray pages" in err and f"{len(found)}/{len(found)}" in err
 
-    monkeypatch.setenv(report.PREPARED_ENV, str(tmp_path / "run.json"))  # as `heatmap run` sets in its kernels
+    monkeypatch.setenv(progress_module.PREPARED_ENV, str(tmp_path / "run.json"))  # as `heatmap run` sets in its kernels
     hm.load(demo_dir, cache=tmp_path / "other-cache")
     write_xray_pages(found, tmp_path / "pages-2")
     assert capsys.readouterr().err == ""
 
 
 def test_progress_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(report.PREPARED_ENV, raising=False)
+    monkeypatch.delenv(progress_module.PREPARED_ENV, raising=False)
     assert progress_module.enabled()
     monkeypatch.setenv("HEATMAP_PROGRESS", "0")
     assert not progress_module.enabled()
@@ -133,7 +135,7 @@ def test_a_notebook_rendered_into_a_report_carries_no_progress(tmp_path: Path) -
     nb.cells = [
         nbformat.v4.new_code_cell(
             "import sys\n"
-            "from heatmap_lib.progress import progress\n"
+            "from heatmap_lib.core.progress import progress\n"
             "for stream in (sys.stderr, sys.stdout):\n"
             "    bar = progress(2, 'heatmap step', stream=stream)\n"
             "    bar.step('one')\n"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import heatmap_lib as hm
-from heatmap_lib.metrics import derive
+from heatmap_lib.metrics.summary import derive
 
 # each example writes and loads real files, so fewer examples than hypothesis' default
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

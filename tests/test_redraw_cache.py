@@ -17,13 +17,15 @@ import pandas as pd
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib import chart as chart_module
-from heatmap_lib.chart import DIRECTION_CODES, bubble_source_data, trail_source_data
 from heatmap_lib.filters import scope
-from heatmap_lib.metrics import BANDS, MOVEMENT_VIEW_COLUMNS, LiveSummary, heatmap_tables
-from heatmap_lib.table import account_table_data
-from heatmap_lib.waves import compare_waves, move_counts, resolve_waves
-from heatmap_lib.widgets import Dashboard
+from heatmap_lib.live.widgets import Dashboard
+from heatmap_lib.metrics import summary
+from heatmap_lib.metrics.live_summary import MOVEMENT_VIEW_COLUMNS, LiveSummary
+from heatmap_lib.metrics.summary import BANDS, heatmap_tables
+from heatmap_lib.metrics.waves import compare_waves, move_counts, resolve_waves
+from heatmap_lib.views import chart as chart_module
+from heatmap_lib.views.chart import DIRECTION_CODES, bubble_source_data, trail_source_data
+from heatmap_lib.views.table import account_table_data
 
 FILTERS = [
     {},
@@ -124,7 +126,7 @@ def test_live_comparison_with_thresholds_and_a_hand_built_story(builder, tmp_pat
 
 @pytest.mark.parametrize("filters", [{}, {"region": ["West"]}, {"wave": ["2026-Q2"], "role": ["influencer"]}])
 def test_live_wave_order_equals_wave_order(demo: hm.Dataset, filters: dict) -> None:
-    from heatmap_lib.waves import wave_order
+    from heatmap_lib.metrics.waves import wave_order
 
     live = LiveSummary(demo)
     sc = _scope(demo, filters)
@@ -224,7 +226,7 @@ def test_nps_and_rate_texts_equal_python_formatting() -> None:
     p[:50] = pas[:50] = d[:50] = 0  # silent
     inv = p + pas + d + rng.integers(0, 30, n)
     inv[50:60] = 0
-    frame = hm.metrics.derive(
+    frame = summary.derive(
         pd.DataFrame(
             {
                 "contacts_invited": inv,

@@ -16,8 +16,9 @@ import yaml
 from conftest import Builder, write_csv
 
 import heatmap_lib as hm
-from heatmap_lib import renewal as rn
-from heatmap_lib.exceptions import HeatmapError
+from heatmap_lib.cli.calibrate import add_calibrate_command
+from heatmap_lib.core.exceptions import HeatmapError
+from heatmap_lib.metrics import renewal as rn
 
 AS_OF = dt.date(2026, 6, 1)
 USAGE_FIELDS = ["account_id", "user_id", "event", "occurred_at", "feature"]
@@ -181,7 +182,7 @@ def test_signals_per_row_match_the_one_date_computation(hist: hm.Dataset) -> Non
 
 def test_a_segments_signals_and_scores_are_the_whole_datasets_for_its_accounts(hist: hm.Dataset) -> None:
     """A segment reads only its accounts' rows (renewal._before, usage_signals(accounts=)); nothing else changes."""
-    from heatmap_lib.health import usage_signals
+    from heatmap_lib.metrics.health import usage_signals
 
     everyone = rn.signals(hist, AS_OF).set_index("account_id")
     acc = hist.table("accounts")
@@ -383,7 +384,7 @@ def test_the_shipped_default_weights_load() -> None:
 @pytest.fixture(scope="module")
 def demo_big(tmp_path_factory: pytest.TempPathFactory) -> hm.Dataset:
     """2,000 demo accounts (seed 7): about 1,840 renewals, 294 churned. Seeds 1-10 all recover the signs."""
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     return hm.load(write_demo(tmp_path_factory.mktemp("demo2000"), accounts=2000, seed=7, fmt="parquet"))
 
@@ -452,10 +453,10 @@ def test_calibration_needs_enough_renewals(hist: hm.Dataset) -> None:
 
 
 def _cli(argv: list[str]) -> int:
-    """`heatmap calibrate` through a parser built as cli.py builds its own, errors as one-line reasons."""
+    """`heatmap calibrate` through a parser built as cli/main.py builds its own, errors as one-line reasons."""
     parser = argparse.ArgumentParser(prog="heatmap")
     sub = parser.add_subparsers(dest="command", required=True)
-    rn.add_calibrate_command(sub)
+    add_calibrate_command(sub)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

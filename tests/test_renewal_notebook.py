@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from heatmap_lib import report
+from heatmap_lib.reports import snapshot as report
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "renewal_heatmap.ipynb"
 BATCH_PARAMETERS = ("data", "filters", "segment_by", "segment", "include_emails", "batch")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_batch import NOTEBOOK, Links, by_segment, manifest, run_cli, write_spec
 
-from heatmap_lib import batch
+from heatmap_lib.reports import batch
 
 pytestmark = pytest.mark.notebook
 
@@ -29,7 +29,7 @@ if hang_while and segment in hang_while and os.path.exists(hang_while[segment]):
 
 @pytest.fixture(scope="module")
 def demo60(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     return write_demo(tmp_path_factory.mktemp("demo60"), accounts=60, seed=3, fmt="csv")
 

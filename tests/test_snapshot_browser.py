@@ -16,7 +16,7 @@ import yaml
 from conftest import BUBBLES_JS, CHROMIUM
 from test_batch import HOSTILE_MANAGER, HOSTILE_NAME, HOSTILE_SCRIPT, NOTEBOOK, hostile_builder
 
-from heatmap_lib import batch
+from heatmap_lib.reports import batch
 
 pytestmark = [
     pytest.mark.browser,

@@ -21,8 +21,8 @@ from conftest import CHROMIUM
 from test_snapshot_browser import Page
 
 import heatmap_lib as hm
-from heatmap_lib import batch
-from heatmap_lib.metrics import COUNT_COLUMNS
+from heatmap_lib.metrics.summary import COUNT_COLUMNS
+from heatmap_lib.reports import batch
 
 pytestmark = [
     pytest.mark.browser,
@@ -302,7 +302,7 @@ def test_words_for_readers(run: tuple[Path, Path]) -> None:
 
 def test_the_sort_rule_on_its_own(browser: Any) -> None:
     """templates/js/table_sort.js as any table would use it (the live table adopts it later)."""
-    from heatmap_lib.offline import script
+    from heatmap_lib.views.offline import script
 
     page = browser.new_page()
     page.set_content("<!doctype html><title>sort</title>")

@@ -15,13 +15,12 @@ from bokeh.models import Title
 from conftest import Builder
 
 import heatmap_lib as hm
-from heatmap_lib.chart import BAND_COLORS, bubble_chart
-from heatmap_lib.exceptions import HeatmapError
-from heatmap_lib.export import about, header_words, with_sample_notes
-from heatmap_lib.static_export import (
-    add_export_command,
+from heatmap_lib.cli.export import add_export_command, cmd_export
+from heatmap_lib.core.exceptions import HeatmapError
+from heatmap_lib.views.chart import BAND_COLORS, bubble_chart
+from heatmap_lib.views.export import about, header_words, with_sample_notes
+from heatmap_lib.views.static_export import (
     browser_paths,
-    cmd_export,
     export_caption,
     export_chart,
     export_table,

@@ -10,7 +10,8 @@ from bokeh.models import HTMLTemplateFormatter, NumberFormatter, StringFormatter
 from conftest import Builder
 
 import heatmap_lib as hm
-from heatmap_lib.table import (
+from heatmap_lib.metrics.summary import BAND_LABELS
+from heatmap_lib.views.table import (
     NAME_TEMPLATE,
     account_table,
     not_surveyed_table,
@@ -74,8 +75,8 @@ def test_columns_formats_and_sorting(summary):
 
 
 def test_the_range_column_carries_the_small_sample_note(dataset, summary, tmp_path):
-    from heatmap_lib.metrics import small_sample_note
-    from heatmap_lib.table import SILENT, range_template
+    from heatmap_lib.metrics.summary import small_sample_note
+    from heatmap_lib.views.table import SILENT, range_template
 
     data = account_table(summary).source.data
     ranges = {
@@ -108,7 +109,7 @@ def test_band_column_sorts_in_the_fixed_order_and_shows_only_fixed_values(summar
     rows = zip(data["band"], data["band_rank"], data["band_color"], data["band_label"], strict=True)
     for band, rank, color, label in rows:
         assert rank == hm.BANDS.index(band)
-        assert color.startswith("#") and label in hm.metrics.BAND_LABELS.values()
+        assert color.startswith("#") and label in BAND_LABELS.values()
     template = col.formatter.template
     assert "<%=" not in template  # the band cell escapes what it interpolates
     assert "<%- band_color %>" in template and "<%- band_label %>" in template
@@ -207,8 +208,8 @@ def test_hostile_names_render_as_text_in_a_browser(summary, tmp_path):
     from bokeh.layouts import column
     from bokeh.resources import INLINE
 
-    from heatmap_lib.chart import bubble_chart
-    from heatmap_lib.static_export import webdriver
+    from heatmap_lib.views.chart import bubble_chart
+    from heatmap_lib.views.static_export import webdriver
 
     t = account_table(summary, xray_href="xray/{account_id}.html")
     page = file_html(column(bubble_chart(summary).figure, t.table), INLINE, title="xss")

@@ -10,8 +10,8 @@ from bokeh.embed import file_html
 from bokeh.resources import INLINE
 
 import heatmap_lib as hm
-from heatmap_lib.chart import bubble_source_data
-from heatmap_lib.table import account_table
+from heatmap_lib.views.chart import bubble_source_data
+from heatmap_lib.views.table import account_table
 
 pytestmark = pytest.mark.browser
 

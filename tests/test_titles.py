@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heatmap_lib.titles import TitleRulesError, classify_titles, load_title_rules, parse_title_rules
+from heatmap_lib.data.titles import TitleRulesError, classify_titles, load_title_rules, parse_title_rules
 
 DM, INF, D2D = "decision_maker", "influencer", "day_to_day"
 

@@ -1,4 +1,4 @@
-"""Wave over wave (heatmap_lib.waves and its views): statuses, the two-sample interval, movers, trails, X-Ray."""
+"""Wave over wave (heatmap_lib.metrics.waves and its views): statuses, two-sample interval, movers, trails, X-Ray."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ import pytest
 from conftest import Builder
 
 import heatmap_lib as hm
-from heatmap_lib import report
-from heatmap_lib.chart import DIRECTION_CODES, bubble_chart, trail_source_data, update_chart
-from heatmap_lib.exceptions import FilterError, HeatmapError
-from heatmap_lib.waves import (
+from heatmap_lib.core.exceptions import FilterError, HeatmapError
+from heatmap_lib.metrics.waves import (
     MOVES,
     compare_waves,
     move_counts,
@@ -25,6 +23,8 @@ from heatmap_lib.waves import (
     resolve_waves,
     wave_order,
 )
+from heatmap_lib.reports import snapshot as report
+from heatmap_lib.views.chart import DIRECTION_CODES, bubble_chart, trail_source_data, update_chart
 
 Q1 = {"wave": "2026-Q1", "sent_at": "2026-01-10"}
 Q2 = {"wave": "2026-Q2", "sent_at": "2026-04-10"}
@@ -262,7 +262,7 @@ def test_movers_within_a_move_most_valuable_first(tmp_path: Path) -> None:
 
 
 def test_movers_export_as_csv_and_xlsx(ds: hm.Dataset, cmp: pd.DataFrame, tmp_path: Path) -> None:
-    from heatmap_lib.export import about, write_table
+    from heatmap_lib.views.export import about, write_table
 
     table = movers(cmp.reset_index())
     info = about(ds, table, waves="2026-Q3 compared with 2026-Q2")
@@ -363,7 +363,7 @@ def test_snapshot_waves_parameters(ds: hm.Dataset) -> None:
 def test_a_1k_account_report_with_trails_stays_under_2_mb(tmp_path: Path) -> None:
     import nbformat
 
-    from heatmap_lib.demo import write_demo
+    from heatmap_lib.data.demo import write_demo
 
     # the page `heatmap run` writes for segment_by: wave (X-Ray links as batch makes them), without papermill.
     # At 1,041 accounts: 1.961 MB, here and from a real run (the same page was 1.99 MB without trails before the
@@ -386,8 +386,8 @@ def test_a_1k_account_report_with_trails_stays_under_2_mb(tmp_path: Path) -> Non
 
 
 def test_xray_shows_the_comparison(ds: hm.Dataset) -> None:
-    from heatmap_lib.xray import xray
-    from heatmap_lib.xray_view import xray_page
+    from heatmap_lib.metrics.xray import xray
+    from heatmap_lib.views.xray_view import xray_page
 
     x = xray(ds, "A")  # all waves: the latest against the one before
     assert x.comparison is not None and (x.comparison["wave"], x.comparison["compare_to"]) == ("2026-Q3", "2026-Q2")
@@ -406,7 +406,7 @@ def test_xray_shows_the_comparison(ds: hm.Dataset) -> None:
 
 
 def test_live_dashboard_trails_and_movers_toggle(ds: hm.Dataset) -> None:
-    from heatmap_lib.widgets import Dashboard
+    from heatmap_lib.live.widgets import Dashboard
 
     dash = Dashboard(ds)
     assert "Select one wave" in dash.movement_note.value and not np.any(dash.chart.source.data["trail"])
@@ -429,7 +429,7 @@ def test_live_dashboard_trails_and_movers_toggle(ds: hm.Dataset) -> None:
 def test_notebook_declares_wave_and_compare_to(tmp_path: Path) -> None:
     import yaml
 
-    from heatmap_lib import batch
+    from heatmap_lib.reports import batch
 
     notebook = Path(__file__).resolve().parent.parent / "notebooks" / "customer_heatmap.ipynb"
     declared = batch.declared_parameters(notebook)
@@ -442,8 +442,8 @@ def test_notebook_declares_wave_and_compare_to(tmp_path: Path) -> None:
 
 
 def test_hostile_wave_names_are_escaped(tmp_path: Path) -> None:
-    from heatmap_lib.xray import xray
-    from heatmap_lib.xray_view import xray_page
+    from heatmap_lib.metrics.xray import xray
+    from heatmap_lib.views.xray_view import xray_page
 
     before, now = "<img src=x onerror=alert(1)>", "</script><b>W2</b>"
     b = Builder()

@@ -18,7 +18,7 @@ from test_snapshot_browser import Page
 from test_waves import two_waves
 
 import heatmap_lib as hm
-from heatmap_lib import batch
+from heatmap_lib.reports import batch
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "customer_heatmap.ipynb"
 
@@ -133,7 +133,7 @@ def test_the_movement_layer_toggles_in_the_snapshot(browser: Any, report_page: P
 
 
 def test_hover_texts_formatted_in_the_browser_match_the_live_chart(browser: Any, report_page: Path) -> None:
-    from heatmap_lib.chart import band_legend_labels, bubble_source_data
+    from heatmap_lib.views.chart import band_legend_labels, bubble_source_data
 
     page = Page(browser, report_page)
     page.wait_for_bokeh()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.widgets import LEADERS, Dashboard
+from heatmap_lib.live.widgets import LEADERS, Dashboard
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import heatmap_lib as hm
-from heatmap_lib.xray import category, role_reading, xray, xrays
+from heatmap_lib.metrics.xray import category, role_reading, xray, xrays
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_usage_health_and_renewal_drivers_when_the_data_has_them(demo):
     signals = steps[steps["step"] == "signal"]
     total = steps[steps["step"] == "total"].iloc[0]
     assert signals["contribution"].sum() + steps.iloc[0]["contribution"] == pytest.approx(total["end"])
-    from heatmap_lib.xray_view import xray_page
+    from heatmap_lib.views.xray_view import xray_page
 
     page = xray_page(x)
     assert "<h2>Usage health" in page and "<h2>Renewal risk drivers" in page
@@ -147,8 +147,8 @@ def test_no_usage_no_health_section_and_a_missing_weights_file_is_said(ds, tmp_p
 
 
 def test_a_wave_still_collecting_answers_is_marked_open_in_the_trend(ds):
-    from heatmap_lib.xray import WAVE_SETTLE_DAYS, wave_periods
-    from heatmap_lib.xray_view import xray_page
+    from heatmap_lib.metrics.waves import WAVE_SETTLE_DAYS, wave_periods
+    from heatmap_lib.views.xray_view import xray_page
 
     periods, data_last = wave_periods(ds)
     assert data_last.isoformat() == "2026-04-12" and WAVE_SETTLE_DAYS == 21
@@ -167,7 +167,7 @@ def test_a_wave_still_collecting_answers_is_marked_open_in_the_trend(ds):
 
 
 def test_waves_are_complete_once_answers_had_time_to_arrive(builder, tmp_path):
-    from heatmap_lib.xray import wave_periods
+    from heatmap_lib.metrics.waves import wave_periods
 
     builder.scores(builder.account("A1"), "influencer", [9])  # 2026-Q1, sent 01-10
     builder.invite(builder.contact("A1", "influencer"), 7, wave="2026-Q2", sent_at="2026-02-15")

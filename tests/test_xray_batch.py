@@ -11,7 +11,7 @@ import yaml
 from test_batch import HOSTILE_NAME, hostile_builder
 
 import heatmap_lib as hm
-from heatmap_lib import batch
+from heatmap_lib.reports import batch
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "customer_heatmap.ipynb"

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from heatmap_lib.xray import xray, xrays
-from heatmap_lib.xray_view import write_xray_pages, xray_page
+from heatmap_lib.metrics.xray import xray, xrays
+from heatmap_lib.views.xray_view import write_xray_pages, xray_page
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT = "</script><script>alert(2)</script>"
@@ -55,7 +55,7 @@ def test_every_section_is_there(ds):
 
 
 def test_a_one_answer_account_carries_the_small_sample_note(ds):
-    from heatmap_lib.metrics import small_sample_note
+    from heatmap_lib.metrics.summary import small_sample_note
 
     page = xray_page(xray(ds, "B1"))  # one promoter: NPS 100, interval -48 to 98
     note = small_sample_note(1)
@@ -65,7 +65,7 @@ def test_a_one_answer_account_carries_the_small_sample_note(ds):
 
 
 def test_a_long_contact_list_folds_and_keeps_every_contact(builder, tmp_path):
-    from heatmap_lib.xray_view import CONTACTS_SHOWN
+    from heatmap_lib.views.xray_view import CONTACTS_SHOWN
 
     a = builder.account("BIG")
     for k in range(CONTACTS_SHOWN + 30):

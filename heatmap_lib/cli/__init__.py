@@ -1,0 +1,1 @@
+"""The `heatmap` command: one module per group of subcommands."""

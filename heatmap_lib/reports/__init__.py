@@ -1,0 +1,1 @@
+"""Reports from a dataset: HTML snapshots, X-Ray pages and papermill batch runs."""
