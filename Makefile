@@ -31,9 +31,10 @@ report: demo-data ## the main job on the demo data: HTML reports per region and 
 	$(BIN)/heatmap run params/by_wave.yaml
 	$(BIN)/heatmap run params/plays_by_region.yaml
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, and the import layers (lint-imports; docs/architecture.md)
 	$(BIN)/ruff check heatmap_lib tests benchmarks
 	$(BIN)/ruff format --check heatmap_lib tests benchmarks
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: install ## mypy on the package
 	$(BIN)/mypy
