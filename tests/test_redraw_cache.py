@@ -23,8 +23,8 @@ from heatmap_lib.metrics import summary
 from heatmap_lib.metrics.live_summary import MOVEMENT_VIEW_COLUMNS, LiveSummary
 from heatmap_lib.metrics.summary import BANDS, heatmap_tables
 from heatmap_lib.metrics.waves import compare_waves, move_counts, resolve_waves
-from heatmap_lib.views import chart as chart_module
 from heatmap_lib.views.chart import DIRECTION_CODES, bubble_source_data, trail_source_data
+from heatmap_lib.views.chart import texts as chart_module
 from heatmap_lib.views.table import account_table_data
 
 FILTERS = [

@@ -36,7 +36,8 @@ from bokeh.models.widgets.tables import (  # (the submodule: visible to type che
 )
 
 from heatmap_lib.metrics.summary import BAND_LABELS, BANDS, small_sample_note
-from heatmap_lib.views.chart import BAND_COLORS, TextMemo, _whole, wire_texts, xray_link
+from heatmap_lib.views.chart import BAND_COLORS, TextMemo, wire_texts, xray_link
+from heatmap_lib.views.chart.texts import _whole
 
 __all__ = [
     "ROLE_COLUMNS",
