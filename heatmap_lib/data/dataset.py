@@ -74,7 +74,7 @@ class Dataset:
     """Validated tables held in one query engine, with where they came from and what was left out.
 
     Files load into DuckDB (`con`); a connection URL leaves the tables where they are (a database server, a Spark
-    cluster: `engines.py`), `con` is None and `ibis` is that engine's backend. Either way `table(name)` is an Ibis
+    cluster: `engines`), `con` is None and `ibis` is that engine's backend. Either way `table(name)` is an Ibis
     expression, so the metric code is one code.
     """
 
@@ -92,7 +92,7 @@ class Dataset:
     _views: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis expression (URL sources)
     _tables: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Ibis table (files), built once
     _fingerprint: str | None = field(default=None, repr=False)
-    _sidecar: Path | None = field(default=None, repr=False)  # the prepared copy's description (prepared.py)
+    _sidecar: Path | None = field(default=None, repr=False)  # the prepared copy's description (prepared_cache)
     engine: str = "duckdb"  # the Ibis backend's name: "duckdb", "postgres", "pyspark", ...
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ def load(
     """Load and validate a dataset (folder of CSV/Parquet, Excel workbook or DuckDB file), or open one in its engine.
 
     path: a dataset path; or a connection URL (`postgres://...`, `spark://local`, `sc://...`, any Ibis backend
-        URL; see `engines.py` and docs/engines.md), an Ibis backend or a SparkSession: the tables stay in that
+        URL; see `engines` and docs/engines.md), an Ibis backend or a SparkSession: the tables stay in that
         engine, are validated there, and every metric runs there.
     checks: URL sources only: "rows" (default) checks every rule in the engine, "structure" only tables, columns
         and types (files are always checked in full).
@@ -43,7 +43,7 @@ def load(
         small sources, a temporary file (compressed, so scans are faster and memory stays bounded) for sources
         over 64 MB, removed when the dataset is closed or garbage-collected.
     memory_limit: DuckDB's memory cap such as "1GB" (default: $HEATMAP_MEMORY_LIMIT, else DuckDB's own default).
-    cache: validate once (`prepared.py`): a validated dataset is kept as a DuckDB file in the cache folder and
+    cache: validate once (`prepared_cache`): a validated dataset is kept as a DuckDB file in the cache folder and
         reopened read-only while its source files are unchanged. None or True: the default folder
         ($HEATMAP_CACHE_DIR, else ~/.cache/heatmap); a path: that folder; False: load and validate every time.
         Used with the defaults `on_error="raise"` and `database="auto"` only.

@@ -80,7 +80,7 @@ def open_data(data: Any, *, prepared: str | Path | None = None) -> Any:
     if not isinstance(data, str | Path):
         return data
     prepared = prepared or os.environ.get(PREPARED_ENV)
-    if isinstance(data, str) and "://" in data:  # a connection URL: the tables stay in their engine (engines.py)
+    if isinstance(data, str) and "://" in data:  # a connection URL: the tables stay in their engine (engines)
         ran = bool(prepared) and Path(str(prepared)).is_file()
         checked = ran and json.loads(Path(str(prepared)).read_text(encoding="utf-8")).get("source") == data
         return load(data, checks="structure" if checked else None)  # a batch run checked the rows once already

@@ -24,7 +24,7 @@ from heatmap_lib.data.file_loader import load_files
 
 
 def open_url(url: str, *, checks: Checks | None = None) -> Any:
-    """Open the dataset a connection URL names (see the module docstring); `checks` overrides the URL's."""
+    """Open the dataset a connection URL names (see the `engines` package docstring); `checks` overrides the URL's."""
     src = parse_url(url)
     checks = checks or src.checks
     if src.engine == "duckdb":
