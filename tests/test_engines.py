@@ -30,6 +30,7 @@ import heatmap_lib as hm
 from heatmap_lib.core.exceptions import DataError, ValidationError
 from heatmap_lib.core.schema import ROLES
 from heatmap_lib.data import engines, prepared
+from heatmap_lib.data.engines import connect as engine_connect
 from heatmap_lib.metrics import health, renewal
 from heatmap_lib.reports import batch
 
@@ -400,15 +401,15 @@ def test_open_data_opens_a_url_and_skips_row_checks_in_a_batch_kernel(pg: Postgr
     sidecar = tmp_path / "source.json"
     sidecar.write_text(json.dumps({"source": url}))
     calls: list[Any] = []
-    original = engines._validate
+    original = engine_connect._validate
     try:
-        engines._validate = lambda *a: calls.append(a) or original(*a)  # type: ignore[assignment]
+        engine_connect._validate = lambda *a: calls.append(a) or original(*a)  # type: ignore[assignment]
         prepared.open_data(url, prepared=sidecar).close()
         assert calls == []
         prepared.open_data(url).close()
         assert len(calls) == 1
     finally:
-        engines._validate = original  # type: ignore[assignment]
+        engine_connect._validate = original  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------------------------------------------

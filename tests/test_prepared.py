@@ -14,7 +14,7 @@ from conftest import Builder
 import heatmap_lib as hm
 from heatmap_lib.cli import main as cli
 from heatmap_lib.core.exceptions import ValidationError
-from heatmap_lib.data import prepared
+from heatmap_lib.data import prepared, prepared_cache
 from heatmap_lib.data.loading import LOAD_STATS
 
 
@@ -162,7 +162,7 @@ def test_a_copy_prepared_by_another_loader_version_is_not_reused(
 ) -> None:
     data = _data(tmp_path)
     hm.load(data, cache=tmp_path / "cache")
-    monkeypatch.setattr(prepared, "loader_version", lambda: "other rules")
+    monkeypatch.setattr(prepared_cache, "loader_version", lambda: "other rules")
     validated, _ = _counts()
     hm.load(data, cache=tmp_path / "cache")
     assert _counts()[0] == validated + 1
@@ -175,7 +175,7 @@ def test_no_room_for_the_prepared_copy_still_loads_the_data(tmp_path: Path, monk
     def full_disk(*args: object, **kw: object) -> Path:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(prepared, "publish", full_disk)
+    monkeypatch.setattr(prepared_cache, "publish", full_disk)
     ds = hm.load(data, cache=tmp_path / "cache")
     assert len(hm.account_summary(ds)) == 3 and ds._sidecar is None
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # nothing half-written is left
