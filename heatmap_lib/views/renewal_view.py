@@ -19,29 +19,7 @@ from heatmap_lib.metrics.renewal._common import _isna
 from heatmap_lib.metrics.renewal.tables import QUADRANTS, risk_quadrants
 from heatmap_lib.metrics.renewal.validation import validation_report
 
-
-def validation_html(validation: Mapping[str, Any] | None) -> str:
-    """`validation_report` as escaped HTML: the lines as paragraphs and the calibration as a table."""
-    v = validation or {}
-    lines = [line for line in validation_report(v) if not line.startswith("  ")]
-    table = v.get("calibration") or []
-    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines if not line.startswith("Calibration on"))
-    if table:
-        rows = "".join(
-            f"<tr><td>{int(r['decile'])}</td><td>{int(r['n']):,}</td><td>{float(r['predicted']):.1%}</td>"
-            f"<td>{float(r['observed']):.1%}</td></tr>"
-            for r in table
-        )
-        body += (
-            "<table><thead><tr><th>Decile of predicted churn</th><th>Renewals held out</th><th>Predicted</th>"
-            f"<th>Observed</th></tr></thead><tbody>{rows}</tbody></table>"
-        )
-    return body
-
-
 QUADRANT_COLORS: dict[str, str] = {"Rescue": "#d62728", "Protect": "#ff7f0e", "Grow": "#2ca02c", "Maintain": "#9e9e9e"}
-
-
 QUADRANT_ABOUT: dict[str, str] = {
     "Rescue": "high risk, low opportunity",
     "Protect": "high risk, high opportunity",
@@ -303,3 +281,22 @@ def waterfall_chart(steps: pd.DataFrame, *, title: str | None = None) -> Any:
     fig.add_layout(Span(location=0, dimension="height", line_color="#52606d", line_width=1))
     fig.ygrid.grid_line_color = None
     return fig
+
+
+def validation_html(validation: Mapping[str, Any] | None) -> str:
+    """`validation_report` as escaped HTML: the lines as paragraphs and the calibration as a table."""
+    v = validation or {}
+    lines = [line for line in validation_report(v) if not line.startswith("  ")]
+    table = v.get("calibration") or []
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines if not line.startswith("Calibration on"))
+    if table:
+        rows = "".join(
+            f"<tr><td>{int(r['decile'])}</td><td>{int(r['n']):,}</td><td>{float(r['predicted']):.1%}</td>"
+            f"<td>{float(r['observed']):.1%}</td></tr>"
+            for r in table
+        )
+        body += (
+            "<table><thead><tr><th>Decile of predicted churn</th><th>Renewals held out</th><th>Predicted</th>"
+            f"<th>Observed</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return body

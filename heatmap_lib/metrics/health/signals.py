@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from heatmap_lib.data.loading import Dataset
 
 FEATURE_DAYS = 90  # usage_signals: adoption breadth looks back this many days
-
-
 SIGNAL_COLUMNS: tuple[str, ...] = (
     "account_id",
     "as_of",

@@ -138,11 +138,7 @@ SIGNALS: tuple[Signal, ...] = (
         about="days to the next renewal (informational: not fitted, see calibrate)",
     ),
 )
-
-
 SIGNAL_BY_NAME: dict[str, Signal] = {s.name: s for s in SIGNALS}
-
-
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda x: x,
     "log1p": lambda x: np.log1p(np.clip(x, 0, None)),

@@ -151,8 +151,6 @@ AT_RISK_COLUMNS: dict[str, str] = {
     "opportunity": "Opportunity",
     "drivers": "Raising the risk most",
 }
-
-
 WATERMELON_COLUMNS: dict[str, str] = {
     "account_name": "Account",
     "account_manager": "Account manager",
@@ -163,8 +161,6 @@ WATERMELON_COLUMNS: dict[str, str] = {
     "value_at_risk": "Value at risk",
     "drivers": "Raising the risk most",
 }
-
-
 STEP_COLUMNS: dict[str, str] = {"label": "Signal", "value_text": "Value", "contribution_text": "Contribution"}
 
 
