@@ -514,6 +514,9 @@ def test_demo_usage_signals_for_renewals(demo: hm.Dataset) -> None:
 def test_the_fast_fetch_gives_the_tables_ibis_gives(demo: hm.Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
     """Health, usage signals and renewal scores fetched through `health.to_pandas` equal Ibis's own `to_pandas`."""
     from heatmap_lib.metrics import renewal
+    from heatmap_lib.metrics.health import account_table, lists
+    from heatmap_lib.metrics.health import signals as health_signals
+    from heatmap_lib.metrics.renewal import scoring, signal_table
 
     weights = Path(__file__).resolve().parents[1] / "params" / "renewal_weights.yaml"
     day = health.latest_event_date(demo)
@@ -530,8 +533,8 @@ def test_the_fast_fetch_gives_the_tables_ibis_gives(demo: hm.Dataset, monkeypatc
         ]
 
     fast = tables()
-    monkeypatch.setattr(health, "to_pandas", lambda expr: expr.to_pandas())
-    monkeypatch.setattr(renewal, "to_pandas", lambda expr: expr.to_pandas())
+    for module in (account_table, health_signals, lists, signal_table, scoring):  # each module that fetches
+        monkeypatch.setattr(module, "to_pandas", lambda expr: expr.to_pandas())
     assert all(t.isna().any().any() for t in fast[:2])  # the nulls the two fetches treat differently are there
     for got, want in zip(fast, tables(), strict=True):
         pd.testing.assert_frame_equal(got, want)

@@ -19,6 +19,7 @@ import heatmap_lib as hm
 from heatmap_lib.cli.calibrate import add_calibrate_command
 from heatmap_lib.core.exceptions import HeatmapError
 from heatmap_lib.metrics import renewal as rn
+from heatmap_lib.views import renewal_view as rv
 
 AS_OF = dt.date(2026, 6, 1)
 USAGE_FIELDS = ["account_id", "user_id", "event", "occurred_at", "feature"]
@@ -556,7 +557,7 @@ def test_grid_table_counts_every_account_once(demo: hm.Dataset) -> None:
     assert grid["value_at_risk"].sum() == pytest.approx(sc["value_at_risk"].sum())
     assert grid.attrs["months"][:2] == ["2026-10", "2026-11"] and grid.attrs["months"][-2:] == ["later", "no date"]
     assert len(grid) == len(grid.attrs["segments"]) * 8
-    fig = rn.renewal_grid(grid)
+    fig = rv.renewal_grid(grid)
     assert list(fig.x_range.factors) == grid.attrs["months"]
     assert grid.attrs["partial_months"] == {} and grid["complete"].all()  # as of 10-01: every month whole
     assert (
@@ -576,7 +577,7 @@ def test_a_grid_starting_mid_month_marks_its_first_month_partial(demo: hm.Datase
         "Renewals from 2026-10-07 to 2027-03-31 by month, then later; 2026-10 counts the renewals from 2026-10-07 "
         "only (25 of 31 days): marked partial (dashed outline), not a quiet month."
     )
-    fig = rn.renewal_grid(grid)
+    fig = rv.renewal_grid(grid)
     outline = fig.select_one({"name": "partial-months"})
     assert set(outline.data_source.data["x"]) == {"2026-10"} and outline.glyph.line_dash == "dashed"
     assert fig.xaxis[0].major_label_overrides == {"2026-10": "2026-10 (partial)"}
@@ -589,9 +590,9 @@ def test_views_use_escaped_field_tooltips_only(hist: hm.Dataset) -> None:
 
     sc = rn.score(hist, _weights(), as_of=AS_OF)
     figures = [
-        rn.renewal_grid(rn.renewal_grid_table(sc)),
-        rn.quadrant_chart(sc),
-        rn.waterfall_chart(rn.account_contributions(sc, "A1")),
+        rv.renewal_grid(rn.renewal_grid_table(sc)),
+        rv.quadrant_chart(sc),
+        rv.waterfall_chart(rn.account_contributions(sc, "A1")),
     ]
     for fig in figures:
         for tool in fig.select({"type": HoverTool}):
@@ -599,7 +600,7 @@ def test_views_use_escaped_field_tooltips_only(hist: hm.Dataset) -> None:
                 assert re.fullmatch(r"@\w+", spec), spec
         script, _ = components(fig)
         assert HOSTILE not in script
-    table = rn.html_table(rn.at_risk_list(sc), rn.AT_RISK_COLUMNS)
+    table = rv.html_table(rn.at_risk_list(sc), rn.AT_RISK_COLUMNS)
     assert HOSTILE not in table and "&lt;img src=x onerror=alert(1)&gt;" in table
 
 
