@@ -36,6 +36,8 @@ from heatmap_lib.reports import snapshot as report
 from heatmap_lib.reports.batch import kernels as batch_kernels
 from heatmap_lib.reports.batch import runner as batch_runner
 from heatmap_lib.reports.batch import spec as batch_spec
+from heatmap_lib.reports.snapshot import display as report_display
+from heatmap_lib.reports.snapshot._common import _score
 
 NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -379,7 +381,7 @@ def test_show_snapshot_live_loads_bokehjs_once(demo60_ds: hm.Dataset, monkeypatc
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: calls.append("display"))
     monkeypatch.setattr(bokeh.io, "output_notebook", lambda **kw: calls.append("load"))
     monkeypatch.setattr(bokeh.io, "show", lambda obj: calls.append("show"))
-    monkeypatch.setattr(report, "_live_bokehjs_loaded", False)
+    monkeypatch.setattr(report_display, "_live_bokehjs_loaded", False)
     report.show_snapshot(demo60_ds, segment_by="region", segment="West")
     report.show_snapshot(demo60_ds, segment_by="region", segment="East")
     assert calls == ["load", "display", "show", "display", "display", "show", "display"]
@@ -518,7 +520,7 @@ def test_index_links_every_segment_with_its_headline_figures(demo_run: tuple[int
         row = re.search(rf'<a href="{region.lower()}.html">{region}</a>(.*?)</tr>', index, re.S)
         assert row is not None
         cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
-        assert cells[:4] == [f"{h.accounts:,}", f"{h.surveyed:,}", f"{h.response_rate:.0%}", report._score(h.nps)]
+        assert cells[:4] == [f"{h.accounts:,}", f"{h.surveyed:,}", f"{h.response_rate:.0%}", _score(h.nps)]
         assert cells[4:] == [f"{h.bands[b]:,}" for b in hm.BANDS]
 
 
