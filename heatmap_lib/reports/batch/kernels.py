@@ -70,6 +70,7 @@ RESET_TAG = "heatmap-reset"
 
 
 def kernel_manager_class() -> type:
+    """The kernel manager class a run's workers use: jupyter_client's, with a log, extra environment and its clients."""
     from jupyter_client.manager import AsyncKernelManager
 
     class TrackedKernelManager(AsyncKernelManager):
@@ -203,6 +204,8 @@ class _KernelSlot:
 
 @dataclass
 class Context:
+    """What one run's workers share: the spec, run folder and notebook, their kernels and lock, the stop signal."""
+
     spec: Spec
     folder: Path
     notebook: Any  # nbformat.NotebookNode, read once, with the reset cell first
