@@ -33,6 +33,11 @@ from heatmap_lib.core.progress import PREPARED_ENV
 from heatmap_lib.data import prepared
 from heatmap_lib.reports import batch
 from heatmap_lib.reports import snapshot as report
+from heatmap_lib.reports.batch import kernels as batch_kernels
+from heatmap_lib.reports.batch import runner as batch_runner
+from heatmap_lib.reports.batch import spec as batch_spec
+from heatmap_lib.reports.snapshot import display as report_display
+from heatmap_lib.reports.snapshot._common import _score
 
 NOTEBOOK = Path(__file__).parent / "fixtures" / "segment_report.ipynb"
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -251,7 +256,7 @@ def test_slugs_are_safe_and_distinct() -> None:
     assert len(set(names.values())) == len(values)
     for v, stem in names.items():
         assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", stem), (v, stem)
-        assert len(stem) <= batch.MAX_SLUG + 9
+        assert len(stem) <= batch_spec.MAX_SLUG + 9
     assert names["West"] == "west" and names["../../etc"] == "etc" and names["Ünïcödé Région"] == "unicode-region"
     assert names["A/B"] != names["A-B"] and names["A/B"].startswith("a-b-") and names["A-B"].startswith("a-b-")
     assert names["index"].startswith("index-") and names["CON"].startswith("con-")
@@ -275,9 +280,9 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path, monkeypat
 
 def test_run_ids_never_collide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
-    monkeypatch.setattr(batch.secrets, "token_hex", lambda n: next(tokens))
-    first = batch._new_run_folder(tmp_path)
-    second = batch._new_run_folder(tmp_path)
+    monkeypatch.setattr(batch_runner.secrets, "token_hex", lambda n: next(tokens))
+    first = batch_runner._new_run_folder(tmp_path)
+    second = batch_runner._new_run_folder(tmp_path)
     assert first[1] != second[1] and first[0].endswith("aaaaaa") and second[0].endswith("bbbbbb")
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", first[0])
 
@@ -376,7 +381,7 @@ def test_show_snapshot_live_loads_bokehjs_once(demo60_ds: hm.Dataset, monkeypatc
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: calls.append("display"))
     monkeypatch.setattr(bokeh.io, "output_notebook", lambda **kw: calls.append("load"))
     monkeypatch.setattr(bokeh.io, "show", lambda obj: calls.append("show"))
-    monkeypatch.setattr(report, "_live_bokehjs_loaded", False)
+    monkeypatch.setattr(report_display, "_live_bokehjs_loaded", False)
     report.show_snapshot(demo60_ds, segment_by="region", segment="West")
     report.show_snapshot(demo60_ds, segment_by="region", segment="East")
     assert calls == ["load", "display", "show", "display", "display", "show", "display"]
@@ -477,7 +482,7 @@ def test_batch_writes_reports_notebooks_index_and_manifest(demo_run: tuple[int, 
     assert west["seconds"] > 0 and west["execute_seconds"] > 0 and west["convert_seconds"] > 0
     assert west["error"] is None and west["headline"]["surveyed"] > 0
     executed = json.loads((folder / "notebooks" / "west.ipynb").read_text())
-    assert not [c for c in executed["cells"] if batch.RESET_TAG in c.get("metadata", {}).get("tags", [])]
+    assert not [c for c in executed["cells"] if batch_kernels.RESET_TAG in c.get("metadata", {}).get("tags", [])]
 
 
 @pytest.mark.notebook
@@ -515,7 +520,7 @@ def test_index_links_every_segment_with_its_headline_figures(demo_run: tuple[int
         row = re.search(rf'<a href="{region.lower()}.html">{region}</a>(.*?)</tr>', index, re.S)
         assert row is not None
         cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
-        assert cells[:4] == [f"{h.accounts:,}", f"{h.surveyed:,}", f"{h.response_rate:.0%}", report._score(h.nps)]
+        assert cells[:4] == [f"{h.accounts:,}", f"{h.surveyed:,}", f"{h.response_rate:.0%}", _score(h.nps)]
         assert cells[4:] == [f"{h.bands[b]:,}" for b in hm.BANDS]
 
 

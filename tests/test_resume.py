@@ -16,6 +16,7 @@ import pytest
 from test_batch import NOTEBOOK, Links, by_segment, manifest, run_cli, write_spec
 
 from heatmap_lib.reports import batch
+from heatmap_lib.reports.batch import resume as batch_resume
 
 pytestmark = pytest.mark.notebook
 
@@ -135,7 +136,7 @@ def test_an_interrupted_run_with_a_damaged_report_is_finished_by_resume(tmp_path
     for seg in segs.values():
         assert seg["status"] == "ok" and seg["headline"]["surveyed"] > 0
         page = (folder / seg["files"]["html"]).read_bytes()
-        assert batch.hashlib.sha256(page).hexdigest() == seg["checksums"]["html"]
+        assert batch_resume.hashlib.sha256(page).hexdigest() == seg["checksums"]["html"]
     assert not leftovers(tmp_path / "out")
 
 
@@ -275,7 +276,7 @@ def test_resume_refuses_another_spec_notebook_or_data_and_says_what_differs(tmp_
     message = _resume_error(spec, run_id)
     assert f"cannot resume run {run_id}: the data changed since it ran (accounts 60 rows then, 61 now" in message
 
-    lock = batch._RunLock(first.folder).acquire()
+    lock = batch_resume.RunLock(first.folder).acquire()
     try:
         assert "being run by another heatmap process" in _resume_error(spec, run_id)
     finally:
@@ -292,7 +293,7 @@ def test_resume_refuses_another_spec_notebook_or_data_and_says_what_differs(tmp_
     outside = first.folder.parent / "outside.txt"
     outside.write_text("not the run's")
     segment = batch.SegmentResult.from_dict({**json.loads(recorded)["segments"][0], "files": {"log": "../outside.txt"}})
-    batch._prepare_retry(first.folder, segment, "failed")
+    batch_resume.prepare_retry(first.folder, segment, "failed")
     assert outside.read_text() == "not the run's"  # never removed: it is not inside the run folder
     outside.unlink()
 
