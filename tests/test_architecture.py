@@ -74,3 +74,18 @@ def test_every_module_is_short_and_says_what_it_owns() -> None:
             silent.append(str(path.relative_to(ROOT)))
     assert not long, f"over {MAX_LINES} lines (split by concern, docs/architecture.md): {long}"
     assert not silent, f"no module docstring saying what the module owns: {silent}"
+
+
+def test_docs_architecture_lists_every_module() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = []
+    for path in sorted((ROOT / "heatmap_lib").rglob("*.py")):
+        rel = path.relative_to(ROOT / "heatmap_lib")
+        if len(rel.parts) == 1 or path.name == "__main__.py" or (path.name == "__init__.py" and len(rel.parts) == 2):
+            continue  # the public API, a top-level module (a heading of its own), a layer package's own docstring
+        inner = Path(*rel.parts[1:])
+        name = f"{inner.parent}/" if path.name == "__init__.py" else str(inner)
+        if f"| `{name}` |" not in doc:
+            missing.append(str(rel))
+    assert (ROOT / "heatmap_lib" / "filters.py").exists() and "### `filters.py`" in doc
+    assert not missing, f"docs/architecture.md does not list: {missing}"

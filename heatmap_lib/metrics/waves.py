@@ -367,7 +367,7 @@ def compare_waves(
 
 
 def open_waves_note(dataset: Any, waves: list[str]) -> str:
-    """A sentence naming those of `waves` still collecting answers (`xray.wave_periods`); "" when all are closed."""
+    """A sentence naming those of `waves` still collecting answers (`waves.wave_periods`); "" when all are closed."""
     import datetime as dt
 
     periods, _ = wave_periods(dataset)

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from heatmap_lib.metrics.renewal._common import _isna
 from heatmap_lib.metrics.renewal.tables import QUADRANTS, risk_quadrants
 from heatmap_lib.metrics.renewal.validation import validation_report
 
@@ -26,6 +25,14 @@ QUADRANT_ABOUT: dict[str, str] = {
     "Grow": "low risk, high opportunity",
     "Maintain": "low risk, low opportunity",
 }
+
+
+def _isna(x: Any) -> bool:
+    """Whether a cell is missing (None, NaN, NaT); False for values pandas cannot test (lists, objects)."""
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def html_table(frame: pd.DataFrame, columns: Mapping[str, str], *, max_rows: int | None = None) -> str:

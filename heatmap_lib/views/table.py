@@ -125,7 +125,7 @@ def range_template() -> str:
     """The "NPS 95% range" cell's template: "−48 to 98 (small sample: 1 answer)", formatted in the browser.
 
     From three small whole-number columns (`_range_columns`), which is what a 1,000-account snapshot can afford
-    to send; the note's words are those of `metrics.small_sample_note`.
+    to send; the note's words are those of `summary.small_sample_note`.
     """
     one = json.dumps(small_sample_note(1, flagged=True, short=True))
     many = json.dumps(small_sample_note(_MARK, flagged=True, short=True)).replace(str(_MARK), '" + n + "')

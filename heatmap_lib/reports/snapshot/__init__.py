@@ -8,7 +8,7 @@ that `notebook_to_html` turns into an offline page carrying BokehJS core once in
 kernel it loads BokehJS inline and shows the layout through Bokeh's notebook support.
 
 What reaches a page is this segment's data only: no other segment's accounts, not even in an undrawn data source,
-and no contact data at all (emails never; in the offline counts a contact is a row number, see `offline.py`).
+and no contact data at all (emails never; in the offline counts a contact is a row number, see `views/offline.py`).
 Customer text is escaped everywhere: `html.escape` in the HTML built here, Bokeh's escaped `@field` tooltips in the
 chart, and `textContent` in everything the page script builds (filters, table, not-surveyed list).
 

@@ -30,8 +30,8 @@ def hover_lines(*parts: HoverLinesLike) -> pd.DataFrame | None:
 
     Values are plain text, never HTML: the chart shows each through a `@field` tooltip, which Bokeh escapes, so
     customer text shows as text (DESIGN.md section 8) and markup shows literally (never use `{safe}` for them).
-    Keep them short: a snapshot carries one text per account and line (see `report._hover_in_browser` for how the
-    usage lines are sent as numbers instead). Usage: `bubble_chart(summary, extra_hover=hover_lines(usage_hover(
+    Keep them short: a snapshot carries one text per account and line (see `snapshot.layout._hover_in_browser` for
+    how the usage lines are sent as numbers instead). Usage: `bubble_chart(summary, extra_hover=hover_lines(usage_hover(
     health), plays))`; the live dashboard passes its lines once and `update_chart` looks them up on every redraw.
     """
     columns: dict[str, pd.Series] = {}
@@ -86,7 +86,7 @@ def usage_hover(health: pd.DataFrame | None) -> pd.DataFrame | None:
     the window, of the account's seats when known, and the change in active users against the window before, when
     it had any), and "Last active": "today", "yesterday", "3 days ago", "45 days ago (inactive)" or "never" (the
     inactive flag is the table's, `inactive_days` without an event). Percentages are rounded half up. Only numbers
-    and fixed words: nothing to escape. `report._hover_in_browser` formats the same text in the browser
+    and fixed words: nothing to escape. `snapshot.layout._hover_in_browser` formats the same text in the browser
     (`USAGE_HOVER_JS`).
     """
     if health is None:
