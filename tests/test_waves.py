@@ -413,6 +413,9 @@ def test_live_dashboard_trails_and_movers_toggle(ds: hm.Dataset) -> None:
     assert len(dash.chart.trails) == 2  # the layer exists, empty, so it can fill in place later
     dash.panel.wave.value = ("2026-Q3",)
     assert "compared with <b>2026-Q2</b>" in dash.movement_note.value
+    # as the snapshot says it (#18): Q3 ends on the data's last day, so its answers may still arrive
+    open_note = "2026-Q3 is still open (last sent 2026-07-10; answers may arrive until 2026-07-31)"
+    assert open_note in dash.movement_note.value
     assert int(np.sum(dash.chart.source.data["trail"])) == 5  # A, D, E, F, G
     dash.movers_only.value = True
     assert sorted(dash.chart.source.data["account_id"]) == ["A", "D", "E", "F"]
@@ -424,6 +427,8 @@ def test_live_dashboard_trails_and_movers_toggle(ds: hm.Dataset) -> None:
     assert sorted(dash.chart.source.data["account_id"]) == []  # nobody answered in both Q1 and Q3
     dash.movers_only.value = False
     assert len(dash.chart.source.data["account_id"]) == 6
+    dash.panel.wave.value = ("2026-Q2",)  # Q2 compared with Q1: both closed, no warning
+    assert "compared with <b>2026-Q1</b>" in dash.movement_note.value and "still open" not in dash.movement_note.value
 
 
 def test_notebook_declares_wave_and_compare_to(tmp_path: Path) -> None:

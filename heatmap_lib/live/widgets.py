@@ -402,6 +402,7 @@ class Dashboard:
             layout=w.Layout(width="auto"),
         )
         self.movement_note = w.HTML()
+        self._open_notes: dict[tuple[str, str], str] = {}  # (wave, compared wave) -> the open-wave warning
         self.movement: pd.DataFrame | None = None
         if filters is not None:
             with self.panel.hold():
@@ -538,6 +539,7 @@ class Dashboard:
                     f"<b>{html.escape(wave)}</b> compared with <b>{html.escape(compare_to)}</b>: "
                     + describe_moves(c)
                     + f"; {c.get('new', 0):,} new, {c.get('dropped', 0):,} not surveyed again."
+                    + self._open_waves_note(wave, compare_to)
                 )
         if tables is None:
             tables = self.live.tables(sc, red_below=red_below, green_above=green_above)
@@ -545,6 +547,16 @@ class Dashboard:
         self.movement_note.value = note
         self.movement = tables.movement
         return tables.summary, tables.blind_spots
+
+    def _open_waves_note(self, wave: str, compare_to: str) -> str:
+        """The snapshot's warning when a compared wave is still collecting answers, as HTML; once per pair of waves."""
+        from heatmap_lib.metrics.waves import open_waves_note
+
+        key = (wave, compare_to)
+        if key not in self._open_notes:
+            said = open_waves_note(self.dataset, [wave, compare_to])
+            self._open_notes[key] = f"<br><i>\u26a0 {html.escape(said)}</i>" if said else ""
+        return self._open_notes[key]
 
     def _shown(self) -> pd.DataFrame:
         """The summary as drawn: only the accounts that moved when that box is ticked and waves are compared."""
