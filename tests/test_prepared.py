@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -182,3 +183,29 @@ def test_no_room_for_the_prepared_copy_still_loads_the_data(tmp_path: Path, monk
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder would be")
     assert len(hm.account_summary(hm.load(data, cache=blocked))) == 3
+
+
+def test_the_cache_drops_copies_of_vanished_datasets_and_keeps_to_its_size_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    first, second, third = (_data(tmp_path / name) for name in ("first", "second", "third"))
+    hm.load(first, cache=cache)
+    hm.load(second, cache=cache)
+    assert sorted(Path(e["source"]).parent.name for e in prepared.entries(cache)) == ["first", "second"]
+    shutil.rmtree(first)  # a scratch dataset deleted: its prepared copy goes with the next new copy
+    hm.load(third, cache=cache)
+    assert sorted(Path(e["source"]).parent.name for e in prepared.entries(cache)) == ["second", "third"]
+    # past the size limit the least recently opened copies go, never the one just made
+    os.utime(next(cache.glob("*/*.duckdb.json")), (1, 1))  # whichever is first: make it the least recently opened
+    oldest = min(prepared.entries(cache), key=lambda e: e["opened"])["source"]
+    one = max(e["bytes"] for e in prepared.entries(cache))
+    newer = max(prepared.entries(cache), key=lambda e: e["opened"])["source"]
+    monkeypatch.setenv(prepared.MAX_ENV, str(2.5 * one / 1e9))  # room for two copies, not three
+    fourth = _data(tmp_path / "fourth")
+    hm.load(fourth, cache=cache)
+    left = sorted(e["source"] for e in prepared.entries(cache))
+    assert left == sorted([newer, str(fourth.resolve())]) and oldest not in left
+    validated, reused = _counts()
+    hm.load(fourth, cache=cache)  # the copy kept is still reused
+    assert _counts() == (validated, reused + 1)

@@ -274,7 +274,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
         say(f"removed {n} prepared dataset{'s' * (n != 1)} from {folder}")
         return 0
     found = prepared.entries(args.dir)
-    print(f"{len(found)} prepared dataset{'s' * (len(found) != 1)} in {folder}")
+    size = sum(e["bytes"] for e in found)
+    limit = prepared.max_bytes()
+    cap = f"limit {limit / 1e9:,.1f} GB" if limit != float("inf") else "no limit"
+    print(
+        f"{len(found)} prepared dataset{'s' * (len(found) != 1)} in {folder}: {size / 1e6:,.1f} MB "
+        f"({cap}, ${prepared.MAX_ENV}; the least recently opened go first)"
+    )
     for e in found:
         when = dt.datetime.fromtimestamp(e["prepared"]).strftime("%Y-%m-%d %H:%M")
         rows = ", ".join(f"{n:,} {t}" for t, n in e["rows"].items() if n)

@@ -8,10 +8,15 @@ size, modification and change times, inode and content hash (`file_signature`), 
 A changed, added or removed source file (or new validation rules) changes the signature, so the dataset is
 validated again; the prepared copy is opened read-only, so any number of kernels and processes read one copy at
 once. docs/decisions.md says why the content hash samples large files.
+
+The folder does not grow without end: each new copy replaces its dataset's older one, and `prune` (run after each
+new copy) removes the copies of datasets whose folder or file is gone, then the least recently opened ones while
+the cache holds more than $HEATMAP_CACHE_MAX_GB (default 20).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -25,6 +30,8 @@ from heatmap_lib.core.paths import PACKAGE
 from heatmap_lib.data.dataset import Dataset, Exclusion, _lit
 
 CACHE_ENV = "HEATMAP_CACHE_DIR"
+MAX_ENV = "HEATMAP_CACHE_MAX_GB"
+DEFAULT_MAX_GB = 20.0  # past this, the least recently opened prepared copies are removed (`prune`)
 FULL_HASH_BYTES = 8 * 2**20  # files up to this size are hashed whole; larger ones by sampled blocks
 SAMPLE_BLOCKS = 32
 BLOCK_BYTES = 64 * 2**10
@@ -117,6 +124,8 @@ def lookup(root: Path, files: list[Path], cache: str | Path | None = None) -> tu
         except (OSError, ValueError):
             return None, db, sig, sigs
         if info.get("signature") == sigs:
+            with contextlib.suppress(OSError):
+                os.utime(sidecar)  # last opened: `prune` removes the least recently opened copies first
             return sidecar, db, sig, sigs
     return None, db, sig, sigs
 
@@ -140,7 +149,36 @@ def publish(tmp_db: Path, db: Path, dataset: Any, sigs: list[dict[str, Any]]) ->
             continue
         if old.name.endswith((".duckdb", _SIDE, ".wal")):
             old.unlink(missing_ok=True)  # a kernel still reading an older copy keeps its open file
+    prune(db.parent.parent, keep=db.parent)
     return sidecar
+
+
+def max_bytes() -> float:
+    """The cache's size limit in bytes: $HEATMAP_CACHE_MAX_GB (default 20), or no limit when that is not a number."""
+    try:
+        return float(os.environ.get(MAX_ENV, DEFAULT_MAX_GB)) * 1e9
+    except ValueError:
+        return float("inf")
+
+
+def prune(cache: str | Path | None = None, *, keep: Path | None = None) -> list[str]:
+    """Remove prepared copies whose source is gone, then the least recently opened past the size limit.
+
+    `keep` (an entry folder, the copy just made) is never removed; a kernel still reading a removed copy keeps its
+    open file. Returns the sources of the removed copies, so a caller can say which.
+    """
+    found = [e for e in entries(cache) if keep is None or Path(e["database"]).parent != Path(keep)]
+    gone = [e for e in found if not e["source"] or not Path(e["source"]).exists()]
+    total = sum(e["bytes"] for e in entries(cache))
+    limit = max_bytes()
+    removed: list[str] = []
+    for e in gone + sorted((e for e in found if e not in gone), key=lambda e: e["opened"]):
+        if e not in gone and total <= limit:
+            break
+        shutil.rmtree(Path(e["database"]).parent, ignore_errors=True)
+        total -= e["bytes"]
+        removed.append(str(e["source"]))
+    return removed
 
 
 def writable(cache: str | Path | None = None) -> bool:
@@ -196,7 +234,8 @@ def entries(cache: str | Path | None = None) -> list[dict[str, Any]]:
                 "source": info.get("source"),
                 "rows": info.get("rows", {}),
                 "bytes": db.stat().st_size if db.is_file() else 0,
-                "prepared": sidecar.stat().st_mtime,
+                "prepared": db.stat().st_mtime if db.is_file() else sidecar.stat().st_mtime,
+                "opened": sidecar.stat().st_mtime,  # `lookup` touches it on every reuse
                 "database": str(db),
             }
         )
