@@ -129,10 +129,21 @@ def test_the_panel_is_free_while_a_chart_is_written_and_says_so(dashboard: Dashb
     with static_export._lock:  # the browser is busy elsewhere: the export's thread waits for it
         name = dashboard.exports.export("png")  # returns to the kernel at once
         assert f"Writing {name}, the chart as shown" in dashboard.exports.status.value
-        assert "heatmap-download" not in dashboard.exports.status.value
+        assert f'download="{name}"' not in dashboard.exports.status.value
     dashboard.exports.wait()
     assert f'download="{name}"' in dashboard.exports.status.value and "data:image/png;base64," in (
         dashboard.exports.status.value
     )
     with Image.open(io.BytesIO(dashboard.exports.last["png"])) as png:
         assert png.width >= 400 and png.height >= 300
+
+
+def test_two_exports_started_together_both_show_their_link(dashboard: Dashboard):
+    exports = dashboard.exports
+    names = [exports.export("xlsx"), exports.export("csv")]  # the second starts while the first is written
+    exports.wait()
+    status = exports.status.value
+    assert all(f'download="{n}"' in status for n in names), status
+    assert status.index(names[1]) < status.index(names[0])  # the newest first
+    exports.export("csv", wait=True)  # the same file again: its line is replaced, not repeated
+    assert exports.status.value.count(f'download="{names[1]}"') == 1

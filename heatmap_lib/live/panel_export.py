@@ -7,7 +7,8 @@ named for what they hold. The files are written by the CLI's writers (`static_ex
 formula-safe and starts with `# key: value` lines naming the data, the filters and the sort. The browser saves them
 from a link with a `data:` URL and a `download` name: no server endpoint, so it works offline in JupyterLab. A file
 is written on a thread and the panel says so meanwhile (a 10k-row workbook takes a second or two), so the filters
-stay usable.
+stay usable; each file has its own status line (writing, its link, or what failed), newest first, so two exports
+started together both show.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ TABLE_COLUMNS = (
     "band",
 )
 SLUG_MAX = 60  # characters of a file name that name the filters
+STATUS_LINES = 5  # the newest exports' lines the panel keeps (a line per file name)
 
 
 def filter_slug(filters: FilterSet) -> str:
@@ -118,9 +120,11 @@ class ExportPanel:
         }
         for fmt, button in self.buttons.items():
             button.on_click(lambda _, f=fmt: self.export(f))
-        self.status = w.HTML()  # "Writing …" while a file is written, then the link that saves it
+        self.status = w.HTML()  # a line per file: "Writing …" while it is written, then the link that saves it
         self.last: dict[str, bytes] = {}  # the latest file of each format (what the link holds)
         self._threads: list[threading.Thread] = []
+        self._lines: dict[str, str] = {}  # file name -> its status line, oldest first
+        self._lock = threading.Lock()  # export threads and the kernel both write the lines
 
     def widget(self) -> w.Widget:
         """The buttons, chart formats and table formats apart, and the status line with the download link."""
@@ -139,12 +143,13 @@ class ExportPanel:
         try:
             filters = d.filters
         except HeatmapError as exc:  # e.g. an end date before the start: nothing shown matches the widgets
-            self.status.value = _error(f"Nothing exported: {exc}")
+            self._say("", _error(f"Nothing exported: {exc}"), new=True)
             return ""
         name = export_name(fmt, filters)
         shown = d._shown()
         what = "chart" if fmt in CHART else f"table ({len(shown):,} row{'s' * (len(shown) != 1)})"
-        self.status.value = f'<span style="color:#555">⏳ Writing {html.escape(name)}, the {what} as shown…</span>'
+        writing = f'<span style="color:#555">⏳ Writing {html.escape(name)}, the {what} as shown…</span>'
+        self._say(name, writing, new=True)
         from heatmap_lib.views.export import about
 
         info = about(d.dataset, shown)
@@ -188,10 +193,23 @@ class ExportPanel:
                 write(path)
                 data = path.read_bytes()
         except Exception as exc:  # the panel says what failed; the kernel log is not where a user looks
-            self.status.value = _error(f"{name} not written: {exc}")
+            self._say(name, _error(f"{name} not written: {exc}"))
             return
         self.last[fmt] = data
-        self.status.value = download_link(name, data, fmt) + " <small>ready: click to save</small>"
+        self._say(name, download_link(name, data, fmt) + " <small>ready: click to save</small>")
+
+    def _say(self, key: str, line: str, *, new: bool = False) -> None:
+        """Set the status line of one file (`key` its name; "" for a refusal): newest export first, the last few kept.
+
+        `new`: an export starting (it moves to the top); otherwise its line changes in place.
+        """
+        with self._lock:
+            if new:
+                self._lines.pop(key, None)
+            self._lines[key] = line
+            while len(self._lines) > STATUS_LINES:
+                self._lines.pop(next(iter(self._lines)))
+            self.status.value = "".join(f"<div>{v}</div>" for v in reversed(self._lines.values()))
 
 
 def _error(text: str) -> str:
