@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -11,10 +14,18 @@ import yaml
 from test_batch import HOSTILE_NAME, hostile_builder
 
 import heatmap_lib as hm
+from heatmap_lib.core.progress import PREPARED_ENV
+from heatmap_lib.data import prepared
+from heatmap_lib.metrics import shared
+from heatmap_lib.metrics.health import account_table
+from heatmap_lib.metrics.renewal import scoring
+from heatmap_lib.metrics.xray import xrays
 from heatmap_lib.reports import batch
+from heatmap_lib.views.xray_view import write_xray_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "customer_heatmap.ipynb"
+WEIGHTS = ROOT / "params" / "renewal_weights.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +85,51 @@ def test_clicking_an_account_in_a_report_opens_its_xray_and_back(run, browser):
     assert not dialogs
     xray.close()
     page.close()
+
+
+def _pages(found: dict[str, Any], folder: Path) -> dict[str, bytes]:
+    write_xray_pages(found, folder, back_href="../r.html", back_label="Back")
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.html"))}
+
+
+def test_a_run_kernel_scores_renewals_once_and_its_pages_stay_the_same(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a `heatmap run` kernel, segments share one renewal scoring and the report's health; pages are unchanged."""
+    monkeypatch.setenv(prepared.CACHE_ENV, str(tmp_path / "cache"))
+    loaded = hm.load(demo_dir)  # as `heatmap run` loads: into the cache, then pinned for its kernels
+    sidecar = prepared.pin(loaded, tmp_path)
+    regions = loaded.distinct_values("accounts", "region")
+    assert len(regions) > 1 and loaded.shared_key() is None  # outside a run: nothing kept
+    calls = {"score": 0, "health": 0}
+
+    def counted(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(scoring, "_score", counted("score", scoring._score))
+    monkeypatch.setattr(account_table, "_health_summary", counted("health", account_table._health_summary))
+    monkeypatch.setattr(shared, "_kept", OrderedDict())
+    expected = {}
+    for r in regions:  # each segment scored on its own, nothing shared
+        expected[r] = _pages(xrays(loaded, {"region": [r]}, renewal_weights=WEIGHTS), tmp_path / "plain" / r)
+        assert expected[r]
+    assert calls == {"score": len(regions), "health": len(regions)}
+    loaded.con.close()
+
+    calls.update(score=0, health=0)
+    monkeypatch.setenv(PREPARED_ENV, str(sidecar))
+    ds = prepared.open_data(str(demo_dir))
+    assert ds.shared_key() is not None
+    for r in regions:
+        segment = hm.FilterSet.from_dict({"region": [r]})
+        health = hm.health_summary(ds, segment)  # the segment's report asks first, then its X-Ray pages
+        found = xrays(ds, segment, renewal_weights=WEIGHTS)
+        assert _pages(found, tmp_path / "shared" / r) == expected[r]
+        health["active_users"] = -1  # a caller's change to its copy reaches nobody else
+        assert (hm.health_summary(ds, segment)["active_users"] >= 0).all()
+    assert calls == {"score": 1, "health": len(regions)}
+    ds.con.close()

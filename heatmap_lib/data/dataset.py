@@ -8,12 +8,14 @@ prepared copy reopened: `prepared_cache`), and every rule a dataset breaks is a 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
+from heatmap_lib.core.progress import PREPARED_ENV
 from heatmap_lib.core.schema import LOAD_ORDER
 
 OnError = Literal["raise", "quarantine"]
@@ -161,6 +163,17 @@ class Dataset:
             with path.open("rb") as fh:
                 digest.update(hashlib.file_digest(fh, "sha256").digest())
         return digest.hexdigest()
+
+    def shared_key(self) -> str | None:
+        """The key under which a process may keep results computed from this dataset; None when it may not.
+
+        Only a read-only prepared copy opened in a `heatmap run` kernel (`PREPARED_ENV` set) has one: a copy is
+        never changed once written (a newer one replaces it) and its fingerprint names its data, so the kernel's
+        segments may share what they compute from it (`metrics.shared`).
+        """
+        if self._sidecar is None or self._fingerprint is None or not os.environ.get(PREPARED_ENV):
+            return None
+        return f"{self._fingerprint}:{self._sidecar}"
 
     def describe(self) -> str:
         """A short human summary: path and row counts per table."""

@@ -335,8 +335,11 @@ def role_flags(
     green_above: float | None = None,
     scoped: Scope | None = None,
     summary: pd.DataFrame | None = None,
+    roles: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per account: each role's NPS and responses, and the hidden-risk and hidden-loyalty flags.
+
+    `summary` and `roles` (`role_breakdown` of the same scope and thresholds) are computed when not given.
 
     Hidden risk: decision makers' NPS below 0 while the account is green or yellow. Hidden loyalty: decision
     makers and influencers together net positive while day-to-day users' NPS is below the red threshold and the
@@ -346,7 +349,8 @@ def role_flags(
     t = _thresholds(red_below, green_above)
     if summary is None:
         summary = account_summary(dataset, scoped=sc, red_below=t.red_below, green_above=t.green_above)
-    roles = role_breakdown(dataset, scoped=sc, red_below=t.red_below, green_above=t.green_above)
+    if roles is None:
+        roles = role_breakdown(dataset, scoped=sc, red_below=t.red_below, green_above=t.green_above)
     wide = summary[["account_id", "band"]].copy()
     for role in ROLES:
         part = roles[roles["role"] == role][["account_id", "nps", "responses"]]

@@ -33,6 +33,7 @@ from heatmap_lib.metrics.health.events import (
     _usage,
     to_pandas,
 )
+from heatmap_lib.metrics.shared import filters_key, shared
 
 if TYPE_CHECKING:
     from heatmap_lib.data.loading import Dataset
@@ -96,6 +97,26 @@ def health_summary(
     """
     if window_days < 1:
         raise HeatmapError(f"window_days must be at least 1, not {window_days}")
+    kpi_events = kpi_events if isinstance(kpi_events, str) else tuple(kpi_events)
+    onboarding_events = onboarding_events if isinstance(onboarding_events, str) else tuple(onboarding_events)
+    args = (as_of, window_days, kpi_events, onboarding_events, inactive_days)
+    fkey = filters_key(filters)
+    if fkey is None:
+        return _health_summary(dataset, filters, *args)
+    # a batch segment's report and its X-Ray pages both ask for it (metrics.shared)
+    key = ("health_summary", fkey, str(as_of), window_days, str(kpi_events), str(onboarding_events), inactive_days)
+    return shared(dataset, key, lambda: _health_summary(dataset, filters, *args))
+
+
+def _health_summary(
+    dataset: Dataset,
+    filters: FilterLike,
+    as_of: DateLike | None,
+    window_days: int,
+    kpi_events: str | Iterable[str],
+    onboarding_events: str | Iterable[str],
+    inactive_days: int,
+) -> pd.DataFrame:
     usage = _usage(dataset, filters)
     day = _resolve_as_of(dataset, as_of)
     kpis, steps = _names(kpi_events), _names(onboarding_events)

@@ -26,6 +26,7 @@ from heatmap_lib.metrics.health.events import to_pandas
 from heatmap_lib.metrics.renewal._common import _date, _has_rows, _isna
 from heatmap_lib.metrics.renewal.signal_table import SIGNAL_BY_NAME, SIGNALS, data_as_of, signals
 from heatmap_lib.metrics.renewal.weights import Model, Weights, WeightsError
+from heatmap_lib.metrics.shared import shared
 
 
 def standardise(frame: pd.DataFrame, weights: Weights) -> pd.DataFrame:
@@ -111,11 +112,17 @@ def score(
     `signals_missing` (signal -> why), `reweighting` (how missing tables were handled), `as_of` and the weights'
     validation summary.
     """
+    w = weights if isinstance(weights, Weights) else _weights_file(Path(weights))
+    if filters is None and as_of is None:  # every account: a batch kernel's X-Ray pages share it (metrics.shared)
+        return shared(dataset, ("renewal.score", id(w)), lambda: _score(dataset, w), guard=(w,))
+    return _score(dataset, w, as_of=as_of, filters=filters)
+
+
+def _score(dataset: Any, w: Weights, *, as_of: Any = None, filters: Any = None) -> pd.DataFrame:
     import ibis
 
     from heatmap_lib.filters import scope
 
-    w = weights if isinstance(weights, Weights) else _weights_file(Path(weights))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FilterWarning)
         sc = scope(dataset, filters)

@@ -237,7 +237,9 @@ def _fields_used(layout: Any, source: Any) -> set[str]:
     def fields(model: Any) -> set[str]:
         found: set[str] = set()
         for m in model.references():
-            for value in m.properties_with_values(include_defaults=True).values():
+            # only data specs hold fields: reading every property's (themed) default cost 0.4 s a report
+            for name in m.dataspecs():
+                value = m.lookup(name).get_value(m)
                 if isinstance(value, Field):
                     found.add(value.field)
             if isinstance(m, GroupFilter):
@@ -246,18 +248,23 @@ def _fields_used(layout: Any, source: Any) -> set[str]:
                 found |= set(re.findall(r"[A-Za-z_]\w*", " ".join(re.findall(r"<%(.*?)%>", m.template, re.S))))
         return found
 
+    models = layout.references()  # walked once (each `select` walks every model and the sources' data again)
+
+    def of(kind: type) -> list[Any]:
+        return [m for m in models if isinstance(m, kind)]
+
     used: set[str] = set()
-    renderers = [r for r in layout.select({"type": GlyphRenderer}) if r.data_source is source]
+    renderers = [r for r in of(GlyphRenderer) if r.data_source is source]
     for r in renderers:
         used |= fields(r)
-    for tool in layout.select({"type": HoverTool}):
+    for tool in of(HoverTool):
         targets = tool.renderers if isinstance(tool.renderers, list) else renderers
         if any(t in renderers for t in targets):
             used |= set(re.findall(r"@\{?([A-Za-z_]\w*)", str(tool.tooltips)))
-    for table in layout.select({"type": DataTable}):
+    for table in of(DataTable):
         if table.source is source:
             used |= fields(table) | {c.field for c in table.columns}
     for kind in (CustomJS, CustomJSHover, CustomJSFilter):
-        for script in layout.select({"type": kind}):
+        for script in of(kind):
             used |= set(re.findall(r"[A-Za-z_]\w*", script.code))
     return used
