@@ -386,8 +386,8 @@ def live_sort_ready(root: Any, *tables: AccountTable) -> Any:
     return root
 
 
-def _number(fmt: str) -> NumberFormatter:
-    return NumberFormatter(format=fmt, text_align="right", nan_format=DASH, null_format=DASH)
+def _number(fmt: str, null: str = DASH) -> NumberFormatter:
+    return NumberFormatter(format=fmt, text_align="right", nan_format=DASH, null_format=null)
 
 
 def account_table(
@@ -417,8 +417,11 @@ def account_table(
             formatter=HTMLTemplateFormatter(template=NAME_TEMPLATE),
             width=220,
         ),
-        TableColumn(field="account_manager", title="Account manager", formatter=StringFormatter(), width=150),
-        TableColumn(field="value", title="Value", formatter=_number("0,0"), width=100),
+        # null_format "": a live row shows nothing, not "(null)", until the page script gives it its static columns
+        TableColumn(
+            field="account_manager", title="Account manager", formatter=StringFormatter(null_format=""), width=150
+        ),
+        TableColumn(field="value", title="Value", formatter=_number("0,0", null=""), width=100),
         TableColumn(field="contacts_invited", title="Contacts invited", formatter=_number("0,0"), width=90),
         TableColumn(field="response_rate", title="Response rate", formatter=_number("0.0%"), width=90),
         TableColumn(field="nps", title="NPS", formatter=_number("0.0"), width=70),
