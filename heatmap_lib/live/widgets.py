@@ -562,8 +562,8 @@ class Dashboard:
         from heatmap_lib.views.table import update_table
 
         shown = self._shown()
+        update_table(self.table, shown)  # first: its patch is small (numbers only), the chart's is not
         update_chart(self.chart, shown, guides=quadrant_guides(self.summary), movement=self.movement)
-        update_table(self.table, shown)
 
     def _toggle_trails(self, change: dict) -> None:
         for renderer in self.chart.trails:
