@@ -77,7 +77,7 @@ def main() -> None:
             change(i + 1)
             times.append(time.perf_counter() - start)
             assert len(dash.chart.source.data["account_id"]) == len(dash.summary)
-            assert len(dash.table.source.data["account_id"]) == len(dash.summary)
+            assert len(dash.table.data["account_id"]) == len(dash.summary)
             if name == "wave+cmp":
                 assert dash.movement is not None and "compared with" in dash.movement_note.value
         trails = int(np.count_nonzero(dash.chart.source.data["trail"])) if name == "wave+cmp" else None

@@ -1,5 +1,6 @@
 """The live redraw sends its text columns as plain JSON lists in one step (chart.wire_texts, docs/live.md): the same
-texts as before reach the browser, columns with anything but text are left alone, and a redraw's patch carries them."""
+texts as before reach the browser, columns with anything but text are left alone, and a redraw's patch carries them.
+The live table sends each account's texts once and then only numbers (docs/live.md, Step 5)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from bokeh.protocol import Protocol
 
 import heatmap_lib as hm
 from heatmap_lib.views.chart import TextColumn, bubble_chart, update_chart, wire_texts
-from heatmap_lib.views.table import account_table, update_table
+from heatmap_lib.views.table import STATIC_COLUMNS, AccountTable, account_table, update_table
+
+NUMBERS = ("contacts_invited", "response_rate", "nps", "nps_range_low", "nps_range_high", "nps_small", "band_rank")
 
 
 def _sent(column: object) -> object:
@@ -54,3 +57,46 @@ def test_a_redraw_patch_carries_the_text_columns_as_lists(demo: hm.Dataset) -> N
     assert set(names) == {chart.source.id, table.source.id}
     assert sorted(names[chart.source.id]) == sorted(part["account_name"].tolist())
     assert names[table.source.id] == list(table.source.data["account_name"])
+
+
+def _page_rows(table: AccountTable) -> dict[str, list]:
+    """The static columns per row as the page reads them: `accounts` at each row's `acc`."""
+    assert table.accounts is not None
+    acc = table.source.data["acc"]
+    return {k: [table.accounts.data[k][i] for i in acc] for k in STATIC_COLUMNS}
+
+
+def test_the_live_table_sends_each_accounts_texts_once_then_only_numbers(demo: hm.Dataset) -> None:
+    summary = hm.account_summary(demo)
+    table = account_table(summary.iloc[::2], static_texts=True, xray_href="xray/{account_id}.html")
+    doc = Document()
+    doc.add_root(table.table)
+    events: list = []
+    doc.on_change(events.append)
+    known = set(summary.iloc[::2]["account_id"])  # sent when the table was built
+    for part in (summary.iloc[::3], summary, summary.iloc[:5]):
+        events.clear()
+        update_table(table, part)
+        assert sorted(table.data["account_id"]) == sorted(part["account_id"])
+        for k, column in _page_rows(table).items():  # each row reads its own account's texts
+            assert list(column) == list(table.data[k]), k
+        sent = table.source.data
+        assert set(sent) == {"acc", *NUMBERS}  # numbers only, as binary arrays
+        assert all(isinstance(sent[k], np.ndarray) and sent[k].dtype != object for k in sent)
+        assert sent["acc"].dtype == np.int32 and sent["band_rank"].dtype == np.int8
+        patch = json.loads(Protocol().create("PATCH-DOC", events).content_json)
+        streamed = [e for e in patch["events"] if e["kind"] == "ColumnsStreamed"]
+        names = [n for e in streamed for k, v in e["data"]["entries"] if k == "account_sort" for n in v]
+        assert len(names) == len(set(part["account_id"]) - known)  # only accounts the page has not seen
+        known |= set(part["account_id"])
+        assert [e["kind"] for e in patch["events"] if e.get("attr") == "data"] in (
+            ["ColumnDataChanged"],
+            ["ColumnsStreamed", "ColumnDataChanged"],
+        )
+    # an account whose texts changed (another name for the same id) is patched where it is, not added again
+    renamed = summary.iloc[:5].assign(account_name=lambda f: f["account_name"] + " (renamed)")
+    rows = len(table.accounts.data["name_html"])
+    update_table(table, renamed)
+    assert len(table.accounts.data["name_html"]) == rows
+    assert _page_rows(table)["name_html"] == list(table.data["name_html"])
+    assert all(" (renamed)</a>" in h for h in table.data["name_html"])

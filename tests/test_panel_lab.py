@@ -53,14 +53,16 @@ def page(lab: Any, browser: Any) -> Any:
     page.close()
 
 
-# Every row of the account table in the order the grid shows it (SlickGrid's getDataItem, scrolled or not).
+# Every row of the account table in the order the grid shows it (SlickGrid's getDataItem, scrolled or not); the
+# account as its cell shows it (the text of its escaped HTML, read in an inert document).
 GRID_ROWS = """() => {
   const view = window.Bokeh.index.query_one(
     (v) => v.grid != null && v.model.columns.some((c) => c.title === 'Contacts invited'));
   const out = [];
   for (let i = 0; i < view.grid.getDataLength(); i++) {
     const item = view.grid.getDataItem(i);
-    out.push([item.account_name, item.account_manager, item.value, Number.isNaN(item.nps) ? null : item.nps]);
+    const name = new DOMParser().parseFromString(item.name_html, 'text/html').body.textContent;
+    out.push([name, item.account_manager, item.value, Number.isNaN(item.nps) ? null : item.nps]);
   }
   return out;
 }"""

@@ -159,7 +159,7 @@ def _assert_dashboard_shows(dash: Dashboard, ds: hm.Dataset, fs: hm.FilterSet, *
         assert data["band"][i] == rows.loc[account, "band"]
         assert data["contacts_invited"][i] == rows.loc[account, "contacts_invited"]
         assert np.isclose(data["nps"][i], rows.loc[account, "nps"], equal_nan=True)
-    table = dash.table.source.data
+    table = dash.table.data
     assert list(table["account_id"]) == list(expected["account_id"])  # the summary's order: by name
     assert list(table["band"]) == list(expected["band"])
 

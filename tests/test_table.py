@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ from conftest import Builder
 
 import heatmap_lib as hm
 from heatmap_lib.metrics.summary import BAND_LABELS
+from heatmap_lib.views.chart import BAND_COLORS
 from heatmap_lib.views.table import (
     NAME_TEMPLATE,
     account_table,
@@ -112,7 +114,9 @@ def test_band_column_sorts_in_the_fixed_order_and_shows_only_fixed_values(summar
         assert color.startswith("#") and label in BAND_LABELS.values()
     template = col.formatter.template
     assert "<%=" not in template  # the band cell escapes what it interpolates
-    assert "<%- band_color %>" in template and "<%- band_label %>" in template
+    assert "<%- k[0] %>" in template and "<%- k[1] %>" in template  # the colour and the label, escaped
+    for band in hm.BANDS:  # the page makes them from band_rank (live: the only band column sent)
+        assert json.dumps([BAND_COLORS[band], BAND_LABELS[band]]) in template
 
 
 def test_hostile_names_are_escaped_and_ids_quoted_in_links(summary):

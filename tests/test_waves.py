@@ -419,7 +419,7 @@ def test_live_dashboard_trails_and_movers_toggle(ds: hm.Dataset) -> None:
     assert int(np.sum(dash.chart.source.data["trail"])) == 5  # A, D, E, F, G
     dash.movers_only.value = True
     assert sorted(dash.chart.source.data["account_id"]) == ["A", "D", "E", "F"]
-    assert sorted(dash.table.source.data["account_id"]) == ["A", "D", "E", "F"]
+    assert sorted(dash.table.data["account_id"]) == ["A", "D", "E", "F"]
     dash.show_trails.value = False
     assert not any(r.visible for r in dash.chart.trails)
     dash.compare_to.value = "2026-Q1"

@@ -19,7 +19,7 @@ def dash(demo, tmp_path):
 def _assert_shows(dash: Dashboard, dataset, filters: hm.FilterSet) -> None:
     expected = hm.account_summary(dataset, filters).set_index("account_id")
     chart = dash.chart.source.data
-    table = dash.table.source.data
+    table = dash.table.data
     assert sorted(chart["account_id"]) == sorted(expected.index)
     assert sorted(table["account_id"]) == sorted(expected.index)
     for i, account in enumerate(chart["account_id"]):
@@ -110,7 +110,7 @@ def test_clicking_a_bubble_or_a_row_opens_the_xray(demo, tmp_path):
     name = dash.chart.texts("account_name")[3]
     assert "<h2>NPS by role" in html and f"<h1>{name}</h1>".replace("&", "&amp;") in html
     dash.table.source.selected.indices = [0]
-    assert dash.xray_account == dash.table.source.data["account_id"][0]
+    assert dash.xray_account == dash.table.data["account_id"][0]
 
 
 def test_widget_builds_one_ipywidget(dash):

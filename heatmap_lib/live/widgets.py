@@ -418,7 +418,7 @@ class Dashboard:
             currency=currency,
             texts_in_browser=True,  # the hover's band, NPS and rate lines: no text per account on a filter change
         )
-        self.table = account_table(shown, xray_href=xray_href)
+        self.table = account_table(shown, xray_href=xray_href, static_texts=True)  # texts sent once (docs/live.md)
         self.blind_table = not_surveyed_table(self.blind_spots)
         from heatmap_lib.live.panel_export import ExportPanel
 
@@ -574,8 +574,8 @@ class Dashboard:
         from heatmap_lib.views.table import update_table
 
         shown = self._shown()
+        update_table(self.table, shown)  # first: its patch is small (numbers only), the chart's is not
         update_chart(self.chart, shown, guides=quadrant_guides(self.summary), movement=self.movement)
-        update_table(self.table, shown)
 
     def _toggle_trails(self, change: dict) -> None:
         for renderer in self.chart.trails:
@@ -635,7 +635,7 @@ class Dashboard:
 
     def _selected_row(self, attr: str, old: list[int], new: list[int]) -> None:
         if new:
-            self.open_xray(str(self.table.source.data["account_id"][new[0]]))
+            self.open_xray(str(self.table.data["account_id"][new[0]]))
 
     def close_xray(self) -> None:
         """Close the X-Ray panel (and its JupyterLab area) and clear the chart's selection."""

@@ -12,6 +12,12 @@ sorts, each header showing its direction and priority ("NPS ▲2"); rows with no
 own sort is off; a CustomJS (templates/js/live_table_sort.js) re-orders the grid's rows in the page and writes the
 sort to a `TableSort` model, so the kernel knows the order shown (`AccountTable.shown`, for exports). The account
 column sorts by case-folded name, the band column in the fixed band order (green, yellow, red, gray).
+
+The live dashboard's table (`account_table(static_texts=True)`, docs/live.md Step 5) sends each account's texts
+and value once, in a second source (`AccountTable.accounts`, `STATIC_COLUMNS`; accounts never shown before are
+streamed), and on a filter change only each row's `acc` (its row there) and the numbers, as binary arrays; the band
+cell is made in the page from `band_rank`. `AccountTable.data` keeps every column of the rows shown, for the
+kernel (clicks, exports).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import html
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import numpy as np
@@ -60,10 +67,6 @@ ROLE_COLUMNS: dict[str, str] = {
 }
 DASH = "\u2014"
 NAME_TEMPLATE = "<%= name_html %>"  # name_html is escaped in Python (see `_name_html`)
-BAND_TEMPLATE = (
-    '<span style="display:inline-block;width:0.8em;height:0.8em;border-radius:50%;vertical-align:-0.05em;'
-    'margin-right:0.4em;background:<%- band_color %>"></span><%- band_label %>'
-)
 
 
 def _text(frame: pd.DataFrame, column: str) -> list[str]:
@@ -158,6 +161,15 @@ RANGE_FIELDS = ("nps_range_low", "nps_range_high", "nps_small")
 _RANK = {b: i for i, b in enumerate(BANDS)}
 _BAND_LABELS = np.array([BAND_LABELS[b] for b in BANDS], dtype=object)
 _BAND_COLORS = np.array([BAND_COLORS[b] for b in BANDS], dtype=object)
+# The band cell, made in the browser from `band_rank` and the fixed colours and labels; a row carrying its own
+# `band_label` and `band_color` (a band outside the four, never from a summary) shows those. Escaped with `<%- %>`.
+BAND_TEMPLATE = (
+    f"<% var k = {json.dumps([[BAND_COLORS[b], BAND_LABELS[b]] for b in BANDS])}[band_rank] || "
+    f"[{json.dumps(BAND_COLORS['gray'])}, String(band_rank)]; "
+    "if (obj.band_label != null) k = [obj.band_color, obj.band_label]; %>"
+    '<span style="display:inline-block;width:0.8em;height:0.8em;border-radius:50%;vertical-align:-0.05em;'
+    'margin-right:0.4em;background:<%- k[0] %>"></span><%- k[1] %>'
+)
 
 
 def account_table_data(
@@ -207,7 +219,12 @@ def account_table_data(
 
 @dataclass(frozen=True)
 class AccountTable:
-    """A built table: the DataTable and its data source (unpacks as `(table, source)`), and how it was built."""
+    """A built table: the DataTable and its data source (unpacks as `(table, source)`), and how it was built.
+
+    `data` holds the rows shown, every column (`account_table_data`), in the source's row order. With static texts
+    (`account_table(static_texts=True)`, the live dashboard's) the source holds only each row's `acc`, its row in
+    `accounts` (the static per-account columns, `STATIC_COLUMNS`, sent once), and the numbers a filter changes.
+    """
 
     table: DataTable
     source: ColumnDataSource
@@ -215,6 +232,9 @@ class AccountTable:
     xray_href: str | None = None
     sort: TableSort | None = None
     sort_script: CustomJS | None = None
+    data: dict[str, Any] = dataclass_field(default_factory=dict)
+    accounts: ColumnDataSource | None = None
+    account_rows: dict[str, int] | None = None  # account_id -> its row in `accounts`
 
     def __iter__(self) -> Iterator[Any]:
         """Unpack as `(table, source)`."""
@@ -222,7 +242,7 @@ class AccountTable:
 
     def selected_account_ids(self) -> list[str]:
         """The account_ids of the selected rows."""
-        ids = self.source.data["account_id"]
+        ids = self.data["account_id"]
         return [ids[i] for i in self.source.selected.indices if 0 <= i < len(ids)]
 
     @property
@@ -233,11 +253,71 @@ class AccountTable:
 
     def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`frame` (the summary the table shows, one row per account) in the table's row order as shown."""
-        ids = np.asarray(self.source.data["account_id"], dtype=object)[shown_order(self.source.data, self.sort_state)]
+        ids = np.asarray(self.data["account_id"], dtype=object)[shown_order(self.data, self.sort_state)]
         by_id = frame.set_index(frame["account_id"].astype(str), drop=False)
         out = by_id.loc[[str(i) for i in ids]].reset_index(drop=True)
         out.attrs = dict(frame.attrs)
         return out
+
+
+# The live table's per-account columns no filter changes, in `AccountTable.accounts`: sent once, new accounts
+# streamed. The page's rows read them through `acc` (live_table_sort.js); Python's texts, escaped here.
+STATIC_COLUMNS = ("account_sort", "name_html", "account_manager", "value")
+_KERNEL_ONLY = ("account_id", "account_name", "band")  # the kernel's (exports, clicks); the page needs none
+_WIRE_TYPES = {"contacts_invited": np.int32, "band_rank": np.int8}
+
+
+def _same(stored: Any, fresh: np.ndarray) -> np.ndarray:
+    """Which of `fresh` equal `stored` (NaN equals NaN)."""
+    if fresh.dtype.kind == "f":
+        old = np.asarray(stored, dtype=float)
+        return (old == fresh) | (np.isnan(old) & np.isnan(fresh))
+    return np.asarray(stored, dtype=object) == fresh
+
+
+def _static_rows(accounts: ColumnDataSource, rows: dict[str, int], data: dict[str, Any]) -> np.ndarray:
+    """Each row's row in `accounts`, which gets the accounts it does not hold yet (only they travel).
+
+    An account whose static columns changed (never within one dataset) has them patched in place.
+    """
+    ids = data["account_id"]
+    columns = {k: np.asarray(data[k], dtype=float if k == "value" else object) for k in STATIC_COLUMNS}
+    if set(accounts.data) != set(STATIC_COLUMNS):
+        rows.clear()
+    acc = np.fromiter((rows.get(a, -1) for a in ids), dtype=np.int32, count=len(ids))
+    old = np.flatnonzero(acc >= 0)
+    if len(old):
+        patches: dict[str, Any] = {}
+        for k, fresh in columns.items():
+            changed = old[~_same(np.asarray(accounts.data[k], dtype=fresh.dtype)[acc[old]], fresh[old])]
+            if len(changed):
+                patches[k] = [(int(acc[j]), fresh[j].item() if k == "value" else fresh[j]) for j in changed]
+        if patches:
+            accounts.patch(patches)
+    new = np.flatnonzero(acc < 0)
+    if len(new):
+        acc[new] = np.arange(len(rows), len(rows) + len(new), dtype=np.int32)
+        rows.update(zip((ids[j] for j in new.tolist()), acc[new].tolist(), strict=True))
+        added = wire_texts({k: v[new] if k == "value" else v[new].tolist() for k, v in columns.items()})
+        if len(rows) == len(new):
+            accounts.data = added
+        else:
+            accounts.stream(added)
+    return acc
+
+
+def _wire(table: AccountTable, data: dict[str, Any]) -> dict[str, Any]:
+    """What the table's source holds for `data`: everything, or (static texts) `acc` and what a filter changes."""
+    if table.accounts is None or table.account_rows is None:
+        return wire_texts(data)
+    out: dict[str, Any] = {"acc": _static_rows(table.accounts, table.account_rows, data)}
+    skip = {*STATIC_COLUMNS, *_KERNEL_ONLY}
+    if np.all(np.asarray(data["band_rank"]) < len(BANDS)):
+        skip |= {"band_label", "band_color"}  # the band cell makes them from `band_rank` (`BAND_TEMPLATE`)
+    for k, v in data.items():
+        if k not in skip:
+            out[k] = np.asarray(v, dtype=_WIRE_TYPES[k]) if k in _WIRE_TYPES else v
+    return wire_texts(out)
 
 
 class TableSort(DataModel):
@@ -275,12 +355,18 @@ def shown_order(data: Any, state: list[tuple[str, str]]) -> np.ndarray:
     ).index.to_numpy()
 
 
-def _sort_script(table: DataTable, sort: TableSort, titles: dict[str, str]) -> CustomJS:
-    """The page script that sorts `table` by seed 000's rule and reports it in `sort` (live_table_sort.js)."""
+def _sort_script(
+    table: DataTable, sort: TableSort, titles: dict[str, str], accounts: ColumnDataSource | None
+) -> CustomJS:
+    """The page script that sorts `table` by seed 000's rule and reports it in `sort` (live_table_sort.js).
+
+    With `accounts` (static texts) it also gives each row of the grid its static columns, read through `acc`.
+    """
     from heatmap_lib.views.offline import script
 
     code = script("table_sort.js") + "\n" + script("live_table_sort.js")
-    return CustomJS(args={"table": table, "sort": sort, "titles": titles}, code=code)
+    args = {"table": table, "sort": sort, "titles": titles, "accounts": accounts}
+    return CustomJS(args=args, code=code)
 
 
 def live_sort_ready(root: Any, *tables: AccountTable) -> Any:
@@ -300,8 +386,8 @@ def live_sort_ready(root: Any, *tables: AccountTable) -> Any:
     return root
 
 
-def _number(fmt: str) -> NumberFormatter:
-    return NumberFormatter(format=fmt, text_align="right", nan_format=DASH, null_format=DASH)
+def _number(fmt: str, null: str = DASH) -> NumberFormatter:
+    return NumberFormatter(format=fmt, text_align="right", nan_format=DASH, null_format=null)
 
 
 def account_table(
@@ -311,14 +397,19 @@ def account_table(
     xray_href: str | None = None,
     width: int = 900,
     height: int = 400,
+    static_texts: bool = False,
 ) -> AccountTable:
     """Build the account table: account, account manager, value, contacts invited, response rate, NPS, band.
 
     `role_columns=True` adds each role's NPS (from `account_summary(..., by_role=True)`). With `xray_href`, a
     pattern such as "xray/{account_id}.html", each account name links to its X-Ray page. Headers sort by seed 000's
     rule once the layout shown is passed through `live_sort_ready` (the dashboard does), or after a data change.
+    `static_texts=True` (the live dashboard) sends each account's texts and value once (`AccountTable.accounts`)
+    and, on `update_table`, only the numbers: the page script (`live_sort_ready`) shows the texts.
     """
-    source = ColumnDataSource(account_table_data(summary, role_columns=role_columns, xray_href=xray_href))
+    data = account_table_data(summary, role_columns=role_columns, xray_href=xray_href)
+    source = ColumnDataSource()
+    accounts = ColumnDataSource() if static_texts else None
     columns = [
         TableColumn(
             field="account_sort",
@@ -326,8 +417,11 @@ def account_table(
             formatter=HTMLTemplateFormatter(template=NAME_TEMPLATE),
             width=220,
         ),
-        TableColumn(field="account_manager", title="Account manager", formatter=StringFormatter(), width=150),
-        TableColumn(field="value", title="Value", formatter=_number("0,0"), width=100),
+        # null_format "": a live row shows nothing, not "(null)", until the page script gives it its static columns
+        TableColumn(
+            field="account_manager", title="Account manager", formatter=StringFormatter(null_format=""), width=150
+        ),
+        TableColumn(field="value", title="Value", formatter=_number("0,0", null=""), width=100),
         TableColumn(field="contacts_invited", title="Contacts invited", formatter=_number("0,0"), width=90),
         TableColumn(field="response_rate", title="Response rate", formatter=_number("0.0%"), width=90),
         TableColumn(field="nps", title="NPS", formatter=_number("0.0"), width=70),
@@ -346,15 +440,25 @@ def account_table(
             for field, title in ROLE_COLUMNS.items()
         ]
     table, sort, script = _seed_sorted(
-        source, columns, selectable=True, width=width, height=height, name="account_table"
+        source, columns, accounts, selectable=True, width=width, height=height, name="account_table"
     )
-    return AccountTable(
-        table=table, source=source, role_columns=role_columns, xray_href=xray_href, sort=sort, sort_script=script
+    built = AccountTable(
+        table=table,
+        source=source,
+        role_columns=role_columns,
+        xray_href=xray_href,
+        sort=sort,
+        sort_script=script,
+        data=data,
+        accounts=accounts,
+        account_rows={} if static_texts else None,
     )
+    source.data = _wire(built, data)
+    return built
 
 
 def _seed_sorted(
-    source: ColumnDataSource, columns: list[TableColumn], **options: Any
+    source: ColumnDataSource, columns: list[TableColumn], accounts: ColumnDataSource | None, **options: Any
 ) -> tuple[DataTable, TableSort, CustomJS]:
     """A DataTable whose headers sort by seed 000's rule (live_table_sort.js), its sort model and page script."""
     titles = {c.field: str(c.title) for c in columns if c.sortable}  # the columns seed 000's sort applies to
@@ -370,7 +474,7 @@ def _seed_sorted(
         **options,
     )
     sort = TableSort()
-    script = _sort_script(table, sort, titles)
+    script = _sort_script(table, sort, titles, accounts)
     source.js_on_change("data", script)  # installs the sort on a view built after the document was ready
     return table, sort, script
 
@@ -378,8 +482,10 @@ def _seed_sorted(
 def update_table(table: AccountTable, summary: pd.DataFrame) -> AccountTable:
     """Show another summary in the same table: replace the data in place and clear the selection."""
     data = account_table_data(summary, role_columns=table.role_columns, xray_href=table.xray_href)
+    table.data.clear()
+    table.data.update(data)
     table.source.selected.indices = []
-    table.source.data = wire_texts(data)
+    table.source.data = _wire(table, data)
     return table
 
 
@@ -406,7 +512,8 @@ def not_surveyed_table(frame: pd.DataFrame, *, width: int = 600, height: int = 2
     `frame` is `metrics.not_surveyed(...)`; its order is kept until a header is clicked (seed 000's sort, as the
     account table).
     """
-    source = ColumnDataSource(not_surveyed_data(frame))
+    data = not_surveyed_data(frame)
+    source = ColumnDataSource(data)
     columns = [
         TableColumn(
             field="account_sort", title="Account", formatter=HTMLTemplateFormatter(template=NAME_TEMPLATE), width=260
@@ -414,12 +521,15 @@ def not_surveyed_table(frame: pd.DataFrame, *, width: int = 600, height: int = 2
         TableColumn(field="account_manager", title="Account manager", formatter=StringFormatter(), width=180),
         TableColumn(field="value", title="Value", formatter=_number("0,0"), width=120),
     ]
-    table, sort, script = _seed_sorted(source, columns, width=width, height=height, name="not_surveyed_table")
-    return AccountTable(table=table, source=source, sort=sort, sort_script=script)
+    table, sort, script = _seed_sorted(source, columns, None, width=width, height=height, name="not_surveyed_table")
+    return AccountTable(table=table, source=source, sort=sort, sort_script=script, data=dict(data))
 
 
 def update_not_surveyed(table: AccountTable, frame: pd.DataFrame) -> AccountTable:
     """Show another not-surveyed list in the same table, in place."""
+    data = not_surveyed_data(frame)
+    table.data.clear()
+    table.data.update(data)
     table.source.selected.indices = []
-    table.source.data = not_surveyed_data(frame)
+    table.source.data = data
     return table

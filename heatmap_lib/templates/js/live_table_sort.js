@@ -5,23 +5,57 @@
 
    Bokeh's own sort is off (DataTable.sortable=False): a header click sets `sort.state` to `next(state, field)`;
    any change of `sort.state` (from a click or from the kernel) re-orders the grid's rows and rewrites the headers
-   ("NPS ▲2"). New data (a filter change) and a re-rendered grid keep the sort. */
+   ("NPS ▲2"). New data (a filter change) and a re-rendered grid keep the sort.
+
+   `accounts` (a ColumnDataSource, or null) holds the static per-account columns of a live table
+   (table.STATIC_COLUMNS: the name's escaped HTML, its sort key, the manager, the value), sent once: the table's
+   source then holds each row's `acc`, its row in `accounts`, and what a filter changes. The grid's data provider
+   gives each row those columns (`fill`), so the cells' formatters and this sort read them like any other. */
 const Sort = window.HeatmapTableSort;
 
 function column(data, key) {
   return data instanceof Map ? data.get(key) : data[key];
 }
 
+function keys(data) {
+  return data instanceof Map ? [...data.keys()] : Object.keys(data);
+}
+
+/* The value of `key` at a source row: the table's own column, else the static column through `acc`. */
+function reader(key) {
+  const data = table.source.data, own = column(data, key);
+  if (own != null || accounts == null) return (i) => (own == null ? undefined : own[i]);
+  const shared = column(accounts.data, key), acc = column(data, "acc");
+  return shared == null || acc == null ? () => undefined : (i) => shared[acc[i]];
+}
+
+/* The grid's rows get the static columns (once per data provider: a re-rendered grid has a new one). */
+function fill(provider) {
+  if (accounts == null || provider == null || provider.__heatmap_texts) return;
+  provider.__heatmap_texts = true;
+  const get_item = provider.getItem.bind(provider);
+  provider.getItem = function (offset) {
+    const item = get_item(offset), at = item.acc, shared = accounts.data;
+    if (at == null) return item;
+    for (const key of keys(shared)) if (!(key in item)) item[key] = column(shared, key)[at];
+    return item;
+  };
+  provider.getField = function (offset, key) {
+    return provider.getItem(offset)[key];
+  };
+}
+
 function apply(view) {
   const grid = view.grid, provider = view.data;
   if (grid == null || provider == null) return;
+  fill(provider);
   const state = sort.state.filter((s) => s[0] in titles);
   if (!state.length && !view.__heatmap_marked) return;  // the grid shows the source's order, unmarked: nothing to do
   view.__heatmap_marked = state.length > 0;
-  const data = table.source.data;
   const base = Array.from(provider.index).sort((a, b) => a - b);  // the source's order: by account name
+  const readers = new Map(state.map((s) => [s[0], reader(s[0])]));
   const value = (key, k) => {
-    const v = column(data, key)[base[k]];
+    const v = readers.get(key)(base[k]);
     return typeof v === "string" ? v.toLowerCase() : v;
   };
   provider.index = Sort.order(base.length, state, value).map((k) => base[k]);
