@@ -90,6 +90,13 @@ def test_source_holds_only_view_columns_and_no_personal_data(summary):
     assert "x@y.io" not in text and "secret words" not in text and "great" not in text
 
 
+def test_the_live_chart_source_sends_no_snapshot_filter_columns_and_compact_counts(summary):
+    live = bubble_source_data(summary, texts=False)  # the live chart: filtered in the kernel, texts made in the page
+    assert not {"tier", "region"} & set(live) and {"tier", "region"} <= set(bubble_source_data(summary))
+    assert live["contacts_invited"].dtype == np.int32 and live["responses"].dtype == np.int32
+    assert live["contacts_invited"].tolist() == bubble_source_data(summary)["contacts_invited"].tolist()
+
+
 def test_colours_and_legend_order_are_fixed(summary):
     chart = bubble_chart(summary)
     colour = chart.renderers[0].glyph.fill_color.transform
