@@ -167,9 +167,10 @@ def prune(cache: str | Path | None = None, *, keep: Path | None = None) -> list[
     `keep` (an entry folder, the copy just made) is never removed; a kernel still reading a removed copy keeps its
     open file. Returns the sources of the removed copies, so a caller can say which.
     """
-    found = [e for e in entries(cache) if keep is None or Path(e["database"]).parent != Path(keep)]
+    every = entries(cache)  # one read of the descriptions
+    found = [e for e in every if keep is None or Path(e["database"]).parent != Path(keep)]
     gone = [e for e in found if not e["source"] or not Path(e["source"]).exists()]
-    total = sum(e["bytes"] for e in entries(cache))
+    total = sum(e["bytes"] for e in every)
     limit = max_bytes()
     removed: list[str] = []
     for e in gone + sorted((e for e in found if e not in gone), key=lambda e: e["opened"]):
