@@ -222,6 +222,11 @@ def bench_size(accounts: int, repeat: int) -> list[tuple[str, dict[str, list[flo
                     print(f"  {name}: done", file=sys.stderr)
                 (Path("test-artifacts")).mkdir(exist_ok=True)
                 page.screenshot(path=f"test-artifacts/bench-live-{accounts}.png", full_page=False)
+                # what an analyst looks at after the last change: the chart, then the account table
+                page.locator(".bk-Canvas").first.scroll_into_view_if_needed()
+                page.screenshot(path=f"test-artifacts/bench-live-{accounts}-chart.png", full_page=False)
+                page.locator(".bk-DataTable").first.scroll_into_view_if_needed()
+                page.screenshot(path=f"test-artifacts/bench-live-{accounts}-table.png", full_page=False)
                 browser.close()
         finally:
             stop_lab(proc)
