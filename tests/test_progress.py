@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,19 @@ def test_a_log_gets_one_plain_line_per_step(tmp_path: Path) -> None:
     ]
 
 
+def _read_all(fd: int) -> str:
+    """Everything the terminal has to give: a pty hands a write over in chunks, so read until it has no more."""
+    chunks = []
+    while select.select([fd], [], [], 5)[0]:  # a loaded machine may be slow to pass the rest along
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        chunks.append(data)
+        if b"2/2" in b"".join(chunks):
+            break
+    return b"".join(chunks).decode()
+
+
 def test_a_terminal_gets_a_live_bar() -> None:
     main, child = pty.openpty()
     try:
@@ -49,7 +63,7 @@ def test_a_terminal_gets_a_live_bar() -> None:
             bar.step()
             bar.close()
             tty.flush()
-        written = os.read(main, 65536).decode()
+        written = _read_all(main)
     finally:
         os.close(main)
         os.close(child)
